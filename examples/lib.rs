@@ -1,0 +1,1 @@
+//! Runnable examples for unipeer; see the `[[example]]` targets (`cargo run --example NAME`).

@@ -1,0 +1,38 @@
+//! What peer and channel handles ask the driver to do.
+
+use std::sync::Arc;
+
+use futures_channel::oneshot;
+use unipeer_core::{ChannelCore, IceCandidate, Message, ReceiveQueue, Result, SessionDescription};
+
+use crate::session::Session;
+
+/// Identifies a peer within its driver.
+pub(crate) type PeerId = u64;
+
+/// Identifies a channel within its peer, before and after str0m assigns its own id.
+pub(crate) type ChannelKey = u64;
+
+/// Where a command's result goes.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
+
+/// A request from an application handle, executed on the driver thread.
+pub(crate) enum Command {
+    Register(Box<Session>, Vec<std::net::UdpSocket>),
+    CreateOffer(Reply<SessionDescription>),
+    AcceptOffer(SessionDescription, Reply<SessionDescription>),
+    AcceptAnswer(SessionDescription, Reply<()>),
+    AddCandidate(IceCandidate, Reply<()>),
+    CreateChannel(NewChannel, Reply<()>),
+    Send(ChannelKey, Message),
+    CloseChannel(ChannelKey),
+    Close(Option<Reply<()>>),
+}
+
+/// A locally created channel, handed to the driver.
+pub(crate) struct NewChannel {
+    pub key: ChannelKey,
+    pub config: str0m::channel::ChannelConfig,
+    pub core: Arc<ChannelCore>,
+    pub queue: ReceiveQueue,
+}

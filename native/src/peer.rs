@@ -1,0 +1,145 @@
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_channel::oneshot;
+use str0m::RtcConfig;
+use unipeer_core::{
+    ChannelCore, ConnectionState, DataChannelInit, Error, EventQueue, EventStream, IceCandidate,
+    PeerConfig, Result, SessionDescription,
+};
+
+use crate::command::{Command, NewChannel, PeerId, Reply};
+use crate::driver::{self, DriverHandle};
+use crate::session::{channels_config, PeerShared, Session, SessionParts};
+use crate::{gather, secure, DataChannel};
+
+/// A native peer handle; applications use `unipeer::Peer`.
+pub struct Peer {
+    id: PeerId,
+    driver: Arc<DriverHandle>,
+    shared: Arc<PeerShared>,
+    events: EventStream<DataChannel>,
+    high_water_mark: usize,
+}
+
+impl Peer {
+    /// Binds one UDP socket per host address and registers the peer with the driver.
+    pub fn new(config: PeerConfig) -> Result<Self> {
+        config.validate()?;
+        let driver = driver::global()?;
+        let mut sockets = Vec::new();
+        let mut local_addrs = Vec::new();
+        for ip in gather::host_addresses(&config.host_candidates)? {
+            let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
+                .map_err(|e| Error::Io(format!("binding a UDP socket on {ip} failed: {e}")))?;
+            local_addrs.push(socket.local_addr()?);
+            sockets.push(socket);
+        }
+        let max_message_size = u32::try_from(config.data_channel.max_message_size)
+            .map_err(|_| Error::InvalidConfig("max_message_size must fit in 32 bits".into()))?;
+        let rtc = RtcConfig::new()
+            .set_local_ice_credentials(secure::ice_credentials()?)
+            .set_sctp_max_message_size(max_message_size)
+            // The hard cap on a single message; the in-flight amount is kept lower.
+            .set_sctp_max_buffered_amount(
+                crate::session::SCTP_HARD_CAP.max(config.data_channel.max_message_size),
+            )
+            // Statistics are not used: they would wake every idle peer each second.
+            .set_stats_interval(None)
+            .build(Instant::now());
+        let id = driver.next_peer_id();
+        let shared = Arc::new(PeerShared::new());
+        let (events, stream) = EventQueue::new();
+        let session = Session::new(SessionParts {
+            id,
+            rtc,
+            local_addrs,
+            events,
+            shared: shared.clone(),
+            driver: Arc::downgrade(&driver),
+            limits: config.data_channel,
+            failed_timeout: config.failed_timeout,
+        });
+        if !driver.send(id, Command::Register(Box::new(session), sockets)) {
+            return Err(Error::Internal("the I/O driver stopped".into()));
+        }
+        Ok(Self {
+            id,
+            driver,
+            shared,
+            events: stream,
+            high_water_mark: config.data_channel.high_water_mark,
+        })
+    }
+
+    async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        if !self.driver.send(self.id, make(tx)) {
+            return Err(Error::PeerClosed);
+        }
+        rx.await.unwrap_or(Err(Error::PeerClosed))
+    }
+
+    /// See `unipeer::Peer::create_offer`.
+    pub async fn create_offer(&self) -> Result<SessionDescription> {
+        self.request(Command::CreateOffer).await
+    }
+
+    /// See `unipeer::Peer::accept_offer`.
+    pub async fn accept_offer(&self, offer: SessionDescription) -> Result<SessionDescription> {
+        self.request(|r| Command::AcceptOffer(offer, r)).await
+    }
+
+    /// See `unipeer::Peer::accept_answer`.
+    pub async fn accept_answer(&self, answer: SessionDescription) -> Result<()> {
+        self.request(|r| Command::AcceptAnswer(answer, r)).await
+    }
+
+    /// See `unipeer::Peer::add_ice_candidate`.
+    pub async fn add_ice_candidate(&self, candidate: IceCandidate) -> Result<()> {
+        self.request(|r| Command::AddCandidate(candidate, r)).await
+    }
+
+    /// See `unipeer::Peer::create_data_channel`.
+    pub async fn create_data_channel(
+        &self,
+        label: &str,
+        init: DataChannelInit,
+    ) -> Result<DataChannel> {
+        init.validate()?;
+        let config = channels_config(label, &init);
+        let settings = crate::session::channel_settings(&config);
+        let (core, queue) = ChannelCore::new(settings, init.negotiated, self.high_water_mark);
+        let key = self.shared.next_channel_key();
+        let new = NewChannel {
+            key,
+            config,
+            core: core.clone(),
+            queue,
+        };
+        self.request(|r| Command::CreateChannel(new, r)).await?;
+        Ok(DataChannel::new(core, key, self.id, self.driver.clone()))
+    }
+
+    /// See `unipeer::Peer::events`.
+    pub fn events(&self) -> EventStream<DataChannel> {
+        self.events.clone()
+    }
+
+    /// See `unipeer::Peer::connection_state`.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.shared.state()
+    }
+
+    /// See `unipeer::Peer::close`.
+    pub async fn close(&self) {
+        let _ = self.request(|r| Command::Close(Some(r))).await;
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.driver.send(self.id, Command::Close(None));
+    }
+}

@@ -1,0 +1,431 @@
+//! One peer's state machine: str0m's `Rtc` plus unipeer's rules, driven by time and input
+//! passed in as arguments (sans-I/O). The driver owns the sockets and the clock.
+
+mod channels;
+mod negotiation;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use tracing::debug;
+use unipeer_core::{ConnectionState, DataChannelLimits, Error, EventQueue, PeerEvent};
+
+use crate::command::{Command, PeerId};
+use crate::driver::DriverHandle;
+use crate::DataChannel;
+use channels::Channels;
+pub(crate) use channels::{
+    config_of as channels_config, settings_of as channel_settings, SCTP_HARD_CAP,
+};
+use negotiation::Negotiation;
+
+/// State a peer handle reads without asking the driver.
+#[derive(Debug)]
+pub(crate) struct PeerShared {
+    state: AtomicU8,
+    next_channel_key: AtomicU64,
+}
+
+impl PeerShared {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicU8::new(0),
+            next_channel_key: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn state(&self) -> ConnectionState {
+        match self.state.load(Ordering::Acquire) {
+            0 => ConnectionState::New,
+            1 => ConnectionState::Connecting,
+            2 => ConnectionState::Connected,
+            3 => ConnectionState::Disconnected,
+            4 => ConnectionState::Failed,
+            _ => ConnectionState::Closed,
+        }
+    }
+
+    fn set_state(&self, s: ConnectionState) {
+        let v = match s {
+            ConnectionState::New => 0,
+            ConnectionState::Connecting => 1,
+            ConnectionState::Connected => 2,
+            ConnectionState::Disconnected => 3,
+            ConnectionState::Failed => 4,
+            _ => 5,
+        };
+        self.state.store(v, Ordering::Release);
+    }
+
+    pub(crate) fn next_channel_key(&self) -> u64 {
+        self.next_channel_key.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// What a new session needs besides its `Rtc`.
+pub(crate) struct SessionParts {
+    pub id: PeerId,
+    pub rtc: Rtc,
+    pub local_addrs: Vec<SocketAddr>,
+    pub events: EventQueue<DataChannel>,
+    pub shared: Arc<PeerShared>,
+    pub driver: Weak<DriverHandle>,
+    pub limits: DataChannelLimits,
+    pub failed_timeout: Duration,
+}
+
+pub(crate) struct Session {
+    id: PeerId,
+    rtc: Rtc,
+    local_addrs: Vec<SocketAddr>,
+    events: EventQueue<DataChannel>,
+    shared: Arc<PeerShared>,
+    driver: Weak<DriverHandle>,
+    failed_timeout: Duration,
+    state: ConnectionState,
+    disconnected_since: Option<Instant>,
+    negotiation: Negotiation,
+    channels: Channels,
+    /// `close` was called or the remote closed: drain str0m's close output, then go.
+    closing: bool,
+    dead: bool,
+    /// Datagrams str0m produced, waiting for the driver to send them.
+    outbox: Vec<Transmit>,
+}
+
+impl Session {
+    pub(crate) fn new(parts: SessionParts) -> Self {
+        let mut s = Session {
+            id: parts.id,
+            rtc: parts.rtc,
+            local_addrs: parts.local_addrs,
+            events: parts.events,
+            shared: parts.shared,
+            driver: parts.driver,
+            failed_timeout: parts.failed_timeout,
+            state: ConnectionState::New,
+            disconnected_since: None,
+            negotiation: Negotiation::default(),
+            channels: Channels::new(parts.limits),
+            closing: false,
+            dead: false,
+            outbox: Vec::new(),
+        };
+        s.negotiation
+            .add_host_candidates(&mut s.rtc, &s.local_addrs);
+        s
+    }
+
+    /// The session has finished and can be dropped with its sockets.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead
+    }
+
+    pub(crate) fn handle_command(&mut self, cmd: Command, now: Instant) {
+        if self.dead {
+            reply_closed(cmd);
+            return;
+        }
+        match cmd {
+            // Registration is the driver's business; a session never receives itself.
+            Command::Register(..) => {}
+            Command::CreateOffer(reply) => {
+                let r = self.closed_check().and_then(|_| {
+                    self.negotiation
+                        .create_offer(&mut self.rtc, &mut self.channels)
+                });
+                self.after_description(&r);
+                let _ = reply.send(r);
+            }
+            Command::AcceptOffer(offer, reply) => {
+                let r = self.closed_check().and_then(|_| {
+                    self.negotiation
+                        .accept_offer(&mut self.rtc, &mut self.channels, offer)
+                });
+                self.after_description(&r);
+                let _ = reply.send(r);
+            }
+            Command::AcceptAnswer(answer, reply) => {
+                let r = self.closed_check().and_then(|_| {
+                    self.negotiation
+                        .accept_answer(&mut self.rtc, &mut self.channels, answer)
+                });
+                let _ = reply.send(r);
+            }
+            Command::AddCandidate(c, reply) => {
+                let r = self
+                    .closed_check()
+                    .and_then(|_| self.negotiation.add_remote_candidate(&mut self.rtc, c));
+                let _ = reply.send(r);
+            }
+            Command::CreateChannel(new, reply) => {
+                let r = self.closed_check().and_then(|_| {
+                    let negotiated = self.negotiation.app_negotiated();
+                    self.channels.create(&mut self.rtc, new, negotiated)
+                });
+                let _ = reply.send(r);
+            }
+            Command::Send(key, msg) => self.channels.enqueue(key, msg),
+            Command::CloseChannel(key) => self.channels.request_close(key),
+            Command::Close(reply) => {
+                self.start_close(now);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        }
+    }
+
+    fn closed_check(&self) -> unipeer_core::Result<()> {
+        if self.closing || self.state.is_terminal() {
+            Err(Error::PeerClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn after_description<T>(&mut self, r: &unipeer_core::Result<T>) {
+        if r.is_ok() {
+            for e in self.negotiation.take_candidate_events() {
+                self.events.push(e);
+            }
+            if self.state == ConnectionState::New {
+                self.set_state(ConnectionState::Connecting);
+            }
+        }
+    }
+
+    /// A datagram from the network. Packets str0m cannot parse, and packets from addresses
+    /// ICE has not validated, are dropped here so they never reach DTLS.
+    pub(crate) fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) {
+        if self.dead {
+            return;
+        }
+        let Ok(receive) = Receive::new(Protocol::Udp, source, destination, data) else {
+            debug!(
+                peer = self.id,
+                len = data.len(),
+                "dropped a datagram that is not WebRTC"
+            );
+            return;
+        };
+        let input = Input::Receive(now, receive);
+        if !self.rtc.accepts(&input) {
+            debug!(
+                peer = self.id,
+                "dropped a datagram from an unvalidated address"
+            );
+            return;
+        }
+        if let Err(e) = self.rtc.handle_input(input) {
+            debug!(peer = self.id, error = %e, "str0m rejected a datagram");
+        }
+        // str0m must be drained after every input: its DTLS layer holds only a few
+        // records, and a burst fed without draining would be dropped.
+        let _ = self.poll(now);
+    }
+
+    /// Datagrams to send, produced by the calls since the last take.
+    pub(crate) fn outbox(&mut self) -> &mut Vec<Transmit> {
+        &mut self.outbox
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.dead {
+            return;
+        }
+        if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
+            debug!(peer = self.id, error = %e, "str0m timeout handling failed");
+        }
+        if let Some(since) = self.disconnected_since {
+            if now >= since + self.failed_timeout && self.state == ConnectionState::Disconnected {
+                self.fail();
+            }
+        }
+    }
+
+    /// Runs str0m until it waits: queues datagrams to send in the outbox and returns when
+    /// the session wants `handle_timeout` next, or `None` once it is dead.
+    pub(crate) fn poll(&mut self, now: Instant) -> Option<Instant> {
+        if self.dead {
+            return None;
+        }
+        // Writing queued messages can free room for more only after str0m ran, and str0m
+        // events can open channels with queued messages: go round until nothing moves.
+        let mut deadline;
+        let mut rounds = 0;
+        loop {
+            let wrote = self.channels.flush(&mut self.rtc);
+            deadline = match self.drain_output(now) {
+                Some(d) => d,
+                None => return None,
+            };
+            rounds += 1;
+            if !wrote || rounds >= 4 {
+                break;
+            }
+        }
+        self.channels.update_buffered(&mut self.rtc);
+        if self.closing && !self.rtc.is_alive() {
+            self.dead = true;
+            return None;
+        }
+        if let Some(since) = self.disconnected_since {
+            deadline = deadline.min(since + self.failed_timeout);
+        }
+        Some(deadline)
+    }
+
+    fn drain_output(&mut self, now: Instant) -> Option<Instant> {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => self.outbox.push(t),
+                Ok(Output::Event(e)) => self.on_event(e, now),
+                Ok(Output::Timeout(t)) => {
+                    if self.closing && !self.rtc.is_alive() {
+                        self.dead = true;
+                        return None;
+                    }
+                    return Some(t);
+                }
+                Err(e) => {
+                    self.fault(Error::Platform(format!("the WebRTC session failed: {e}")));
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::Connected => {
+                self.disconnected_since = None;
+                self.set_state(ConnectionState::Connected);
+                let max = self.negotiation.remote_max_message_size();
+                self.channels.set_remote_max_message_size(max);
+            }
+            Event::IceConnectionStateChange(s) => self.on_ice_state(s, now),
+            Event::ChannelOpen(id, _label) => {
+                if let Some(ch) =
+                    self.channels
+                        .opened(&mut self.rtc, id, self.id, &self.driver, &self.shared)
+                {
+                    self.events.push(PeerEvent::DataChannel(ch));
+                }
+            }
+            Event::ChannelData(d) => self.channels.data(d),
+            Event::ChannelClose(id) => self.channels.closed(id),
+            Event::Closed => {
+                debug!(peer = self.id, "the remote closed the connection");
+                self.finish_close();
+                self.closing = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_ice_state(&mut self, s: IceConnectionState, now: Instant) {
+        match s {
+            IceConnectionState::Checking if self.state == ConnectionState::New => {
+                self.set_state(ConnectionState::Connecting);
+            }
+            IceConnectionState::Disconnected if self.state == ConnectionState::Connected => {
+                self.disconnected_since = Some(now);
+                self.set_state(ConnectionState::Disconnected);
+            }
+            IceConnectionState::Connected | IceConnectionState::Completed
+                if self.state == ConnectionState::Disconnected && self.rtc.is_connected() =>
+            {
+                self.disconnected_since = None;
+                self.set_state(ConnectionState::Connected);
+            }
+            _ => {}
+        }
+    }
+
+    fn set_state(&mut self, s: ConnectionState) {
+        if self.state == s || self.state.is_terminal() {
+            return;
+        }
+        debug!(peer = self.id, state = ?s, "connection state");
+        self.state = s;
+        self.shared.set_state(s);
+        self.events.push(PeerEvent::ConnectionStateChange(s));
+    }
+
+    /// Lost for longer than the bound: channels close, the peer reports `Failed`.
+    fn fail(&mut self) {
+        self.disconnected_since = None;
+        self.channels.close_all();
+        self.set_state(ConnectionState::Failed);
+    }
+
+    fn start_close(&mut self, _now: Instant) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        if let Err(e) = self.rtc.close() {
+            debug!(peer = self.id, error = %e, "closing str0m failed; dropping the session");
+            self.rtc.disconnect();
+        }
+        self.finish_close();
+    }
+
+    /// Tells the application: channels closed, state `Closed`, the last event.
+    fn finish_close(&mut self) {
+        self.channels.close_all();
+        self.set_state(ConnectionState::Closed);
+        self.events.push(PeerEvent::Closed);
+        self.events.close();
+    }
+
+    /// A fault inside the WebRTC stack (an error or a panic): this peer alone ends.
+    pub(crate) fn fault(&mut self, error: Error) {
+        tracing::warn!(peer = self.id, %error, "peer ended by a fault in the WebRTC stack");
+        self.events.push(PeerEvent::Error(error));
+        self.channels.close_all();
+        if !self.state.is_terminal() {
+            self.state = ConnectionState::Failed;
+            self.shared.set_state(ConnectionState::Failed);
+            self.events
+                .push(PeerEvent::ConnectionStateChange(ConnectionState::Failed));
+        }
+        self.events.push(PeerEvent::Closed);
+        self.events.close();
+        self.dead = true;
+    }
+}
+
+/// Answers a command for a session that is gone.
+pub(crate) fn reply_closed(cmd: Command) {
+    fn e<T>() -> unipeer_core::Result<T> {
+        Err(Error::PeerClosed)
+    }
+    match cmd {
+        Command::CreateOffer(r) => drop(r.send(e())),
+        Command::AcceptOffer(_, r) => drop(r.send(e())),
+        Command::AcceptAnswer(_, r) => drop(r.send(e())),
+        Command::AddCandidate(_, r) => drop(r.send(e())),
+        Command::CreateChannel(new, r) => {
+            new.core.set_state(unipeer_core::DataChannelState::Closed);
+            new.queue.close();
+            drop(r.send(e()));
+        }
+        Command::Close(Some(r)) => drop(r.send(Ok(()))),
+        Command::Register(..)
+        | Command::Send(..)
+        | Command::CloseChannel(_)
+        | Command::Close(None) => {}
+    }
+}

@@ -1,0 +1,226 @@
+//! Offer/answer and ICE candidates, mapped onto str0m's SDP API with the browser's rules.
+
+use std::net::SocketAddr;
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::{Candidate, Rtc};
+use tracing::debug;
+use unipeer_core::{Error, IceCandidate, PeerEvent, Result, SdpType, SessionDescription};
+
+use super::channels::Channels;
+use crate::DataChannel;
+
+#[derive(Default)]
+pub(super) struct Negotiation {
+    pending_offer: Option<SdpPendingOffer>,
+    local_mids: Vec<String>,
+    remote_mids: Vec<String>,
+    has_remote: bool,
+    /// An `m=application` section is agreed on both sides: channels open without an offer.
+    app_negotiated: bool,
+    local_candidates: Vec<String>,
+    candidates_announced: bool,
+    candidate_events: Vec<PeerEvent<DataChannel>>,
+    remote_max_message_size: Option<usize>,
+}
+
+impl Negotiation {
+    pub(super) fn add_host_candidates(&mut self, rtc: &mut Rtc, addrs: &[SocketAddr]) {
+        for addr in addrs {
+            match Candidate::host(*addr, "udp") {
+                Ok(c) => {
+                    if let Some(added) = rtc.add_local_candidate(c) {
+                        self.local_candidates.push(added.to_sdp_string());
+                    }
+                }
+                Err(e) => debug!(%addr, error = %e, "address not usable as a host candidate"),
+            }
+        }
+    }
+
+    pub(super) fn app_negotiated(&self) -> bool {
+        self.app_negotiated
+    }
+
+    pub(super) fn remote_max_message_size(&self) -> usize {
+        self.remote_max_message_size.unwrap_or(65_536)
+    }
+
+    pub(super) fn take_candidate_events(&mut self) -> Vec<PeerEvent<DataChannel>> {
+        std::mem::take(&mut self.candidate_events)
+    }
+
+    pub(super) fn create_offer(
+        &mut self,
+        rtc: &mut Rtc,
+        channels: &mut Channels,
+    ) -> Result<SessionDescription> {
+        let mut api = rtc.sdp_api();
+        channels.add_unnegotiated(&mut api);
+        let Some((offer, pending)) = api.apply() else {
+            return Err(Error::InvalidState(
+                "nothing to negotiate: create a data channel before the first offer".into(),
+            ));
+        };
+        let desc = SessionDescription::offer(offer.to_sdp_string());
+        self.pending_offer = Some(pending);
+        self.set_local(&desc);
+        Ok(desc)
+    }
+
+    pub(super) fn accept_offer(
+        &mut self,
+        rtc: &mut Rtc,
+        channels: &mut Channels,
+        offer: SessionDescription,
+    ) -> Result<SessionDescription> {
+        if offer.kind != SdpType::Offer {
+            return Err(Error::InvalidSdp("expected an offer, got an answer".into()));
+        }
+        let parsed =
+            SdpOffer::from_sdp_string(&offer.sdp).map_err(|e| Error::InvalidSdp(e.to_string()))?;
+        // str0m tears the whole session down on a missing fingerprint; refuse it first so
+        // a bad description costs nothing that was already set up.
+        if !has_fingerprint(&offer) {
+            return Err(Error::InvalidSdp("the offer has no a=fingerprint".into()));
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(parsed)
+            .map_err(|e| Error::InvalidSdp(e.to_string()))?;
+        // Accepting an offer rolls back our own pending one (glare).
+        self.pending_offer = None;
+        self.set_remote(&offer);
+        let desc = SessionDescription::answer(answer.to_sdp_string());
+        self.set_local(&desc);
+        self.after_agreement(rtc, channels, &desc);
+        Ok(desc)
+    }
+
+    pub(super) fn accept_answer(
+        &mut self,
+        rtc: &mut Rtc,
+        channels: &mut Channels,
+        answer: SessionDescription,
+    ) -> Result<()> {
+        if answer.kind != SdpType::Answer {
+            return Err(Error::InvalidSdp("expected an answer, got an offer".into()));
+        }
+        if self.pending_offer.is_none() {
+            return Err(Error::InvalidState(
+                "no offer is pending: call create_offer before accept_answer".into(),
+            ));
+        }
+        let parsed = SdpAnswer::from_sdp_string(&answer.sdp)
+            .map_err(|e| Error::InvalidSdp(e.to_string()))?;
+        if !has_fingerprint(&answer) {
+            return Err(Error::InvalidSdp("the answer has no a=fingerprint".into()));
+        }
+        let Some(pending) = self.pending_offer.take() else {
+            // Checked above; kept as an error rather than a panic.
+            return Err(Error::InvalidState("no offer is pending".into()));
+        };
+        rtc.sdp_api()
+            .accept_answer(pending, parsed)
+            .map_err(|e| Error::InvalidSdp(e.to_string()))?;
+        self.set_remote(&answer);
+        self.after_agreement(rtc, channels, &answer);
+        Ok(())
+    }
+
+    fn after_agreement(&mut self, rtc: &mut Rtc, channels: &mut Channels, d: &SessionDescription) {
+        if d.sdp.lines().any(|l| l.starts_with("m=application")) {
+            self.app_negotiated = true;
+            // Channels created while the offer was out open now, without a new offer.
+            let mut api = rtc.sdp_api();
+            if channels.add_unnegotiated(&mut api) {
+                let _ = api.apply();
+            }
+        }
+        channels.set_remote_max_message_size(self.remote_max_message_size());
+    }
+
+    fn set_local(&mut self, desc: &SessionDescription) {
+        self.local_mids = desc.mids();
+        if !self.candidates_announced {
+            self.candidates_announced = true;
+            let mid = self.local_mids.first().cloned();
+            for c in &self.local_candidates {
+                self.candidate_events
+                    .push(PeerEvent::LocalCandidate(IceCandidate {
+                        candidate: c.strip_prefix("a=").unwrap_or(c).to_string(),
+                        sdp_mid: mid.clone(),
+                        sdp_m_line_index: Some(0),
+                    }));
+            }
+            self.candidate_events.push(PeerEvent::EndOfCandidates);
+        }
+    }
+
+    fn set_remote(&mut self, desc: &SessionDescription) {
+        self.has_remote = true;
+        self.remote_mids = desc.mids();
+        self.remote_max_message_size = Some(desc.max_message_size());
+    }
+
+    pub(super) fn add_remote_candidate(&mut self, rtc: &mut Rtc, c: IceCandidate) -> Result<()> {
+        let line = c.candidate.trim();
+        let line = line.strip_prefix("a=").unwrap_or(line);
+        if line.is_empty() {
+            // The remote's end of candidates: nothing to do, str0m never stops listening.
+            return Ok(());
+        }
+        if !self.has_remote {
+            return Err(Error::InvalidState(
+                "a remote candidate arrived before the remote description: set the description \
+                 first, or queue candidates until it is set"
+                    .into(),
+            ));
+        }
+        self.check_mid(&c)?;
+        if is_mdns(line) {
+            // A browser hiding its address behind mDNS; the peer is still found through
+            // peer-reflexive discovery when it sends its checks.
+            debug!("ignored an mDNS (.local) candidate");
+            return Ok(());
+        }
+        let cand =
+            Candidate::from_sdp_string(line).map_err(|e| Error::InvalidCandidate(e.to_string()))?;
+        rtc.add_remote_candidate(cand);
+        Ok(())
+    }
+
+    fn check_mid(&self, c: &IceCandidate) -> Result<()> {
+        match (&c.sdp_mid, c.sdp_m_line_index) {
+            (Some(mid), _) if !mid.is_empty() => {
+                if self.remote_mids.iter().any(|m| m == mid) {
+                    Ok(())
+                } else {
+                    Err(Error::UnknownMid(mid.clone()))
+                }
+            }
+            (_, Some(index)) => {
+                if usize::from(index) < self.remote_mids.len() {
+                    Ok(())
+                } else {
+                    Err(Error::UnknownMid(format!("m-line index {index}")))
+                }
+            }
+            _ => Err(Error::InvalidCandidate(
+                "the candidate names neither sdp_mid nor sdp_m_line_index".into(),
+            )),
+        }
+    }
+}
+
+fn is_mdns(line: &str) -> bool {
+    line.split_whitespace()
+        .nth(4)
+        .is_some_and(|addr| addr.ends_with(".local"))
+}
+
+fn has_fingerprint(d: &SessionDescription) -> bool {
+    d.sdp
+        .lines()
+        .any(|l| l.trim_start().starts_with("a=fingerprint:"))
+}

@@ -1,0 +1,65 @@
+use thiserror::Error;
+
+/// Result with unipeer's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in unipeer. Each message says what to do about it.
+///
+/// The enum is `#[non_exhaustive]`: match the variants you handle and keep a `_` arm.
+/// No variant carries a platform type, so the same code handles errors on every target.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A session description could not be used.
+    #[error(
+        "invalid session description: {0}; pass the SDP exactly as the remote peer produced it"
+    )]
+    InvalidSdp(String),
+    /// An ICE candidate line could not be parsed or used.
+    #[error("invalid ICE candidate: {0}; pass the candidate string exactly as the remote peer produced it")]
+    InvalidCandidate(String),
+    /// A candidate named a media section this session does not have.
+    #[error("unknown media section {0:?}: the candidate belongs to another session or arrived before its description")]
+    UnknownMid(String),
+    /// A call was made in a state that does not allow it (for example an answer with no offer).
+    #[error("{0}")]
+    InvalidState(String),
+    /// The data-channel options are inconsistent.
+    #[error("invalid data channel options: {0}")]
+    InvalidChannelInit(String),
+    /// Another channel already uses this negotiated stream id.
+    #[error("data channel id {0} is already in use on this peer; pick another negotiated id")]
+    DuplicateChannelId(u16),
+    /// The message is larger than the remote peer accepts.
+    #[error("message of {size} bytes exceeds the negotiated maximum of {max} bytes; split it or send it in parts")]
+    MessageTooLarge {
+        /// Size of the rejected message in bytes.
+        size: usize,
+        /// The largest message the remote accepts, in bytes.
+        max: usize,
+    },
+    /// The data channel is closing or closed; nothing more can be sent on it.
+    #[error("the data channel is closed; open a new channel to send more")]
+    ChannelClosed,
+    /// The peer connection is closed or failed.
+    #[error("the peer connection is closed; create a new Peer to reconnect")]
+    PeerClosed,
+    /// The configuration cannot be used.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// An operating-system I/O operation failed (for example binding a socket).
+    #[error("I/O error: {0}")]
+    Io(String),
+    /// The platform's WebRTC implementation reported an error (its message is kept).
+    #[error("the platform's WebRTC stack failed: {0}")]
+    Platform(String),
+    /// The WebRTC stack hit an internal fault; the peer was closed to protect the process.
+    #[error("internal fault, the peer was closed: {0}; please report this as a bug")]
+    Internal(String),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}

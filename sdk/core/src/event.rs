@@ -1,0 +1,100 @@
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use crate::{ConnectionState, Error, IceCandidate};
+
+/// Something that happened to a peer; read them from the peer's event stream.
+///
+/// `C` is the data-channel handle type (`unipeer::DataChannel` for applications).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PeerEvent<C> {
+    /// A local ICE candidate to send to the remote peer (trickle ICE).
+    LocalCandidate(IceCandidate),
+    /// No more local candidates will come for now (send the browser's empty candidate).
+    EndOfCandidates,
+    /// The connection changed state.
+    ConnectionStateChange(ConnectionState),
+    /// The remote peer opened a data channel (in-band negotiated).
+    DataChannel(C),
+    /// The peer hit an error it cannot recover from; a `Closed` event follows.
+    Error(Error),
+    /// The peer is closed; no further events come.
+    Closed,
+}
+
+impl<C> PeerEvent<C> {
+    /// The same event with the channel handle mapped to another type.
+    pub fn map_channel<D>(self, f: impl FnOnce(C) -> D) -> PeerEvent<D> {
+        match self {
+            PeerEvent::LocalCandidate(c) => PeerEvent::LocalCandidate(c),
+            PeerEvent::EndOfCandidates => PeerEvent::EndOfCandidates,
+            PeerEvent::ConnectionStateChange(s) => PeerEvent::ConnectionStateChange(s),
+            PeerEvent::DataChannel(c) => PeerEvent::DataChannel(f(c)),
+            PeerEvent::Error(e) => PeerEvent::Error(e),
+            PeerEvent::Closed => PeerEvent::Closed,
+        }
+    }
+}
+
+/// The producing side of a peer's event stream, held by the backend.
+#[derive(Debug)]
+pub struct EventQueue<C> {
+    tx: async_channel::Sender<PeerEvent<C>>,
+}
+
+impl<C> EventQueue<C> {
+    /// A new queue and the stream that reads it.
+    pub fn new() -> (Self, EventStream<C>) {
+        let (tx, rx) = async_channel::unbounded();
+        (Self { tx }, EventStream { rx: Box::pin(rx) })
+    }
+
+    /// Queues an event. Events for a peer nobody listens to are dropped with the queue.
+    pub fn push(&self, event: PeerEvent<C>) {
+        // An error only means every stream is gone; nobody wants the event then.
+        let _ = self.tx.try_send(event);
+    }
+
+    /// Ends the stream after the events already queued.
+    pub fn close(&self) {
+        self.tx.close();
+    }
+}
+
+/// A peer's events, as a [`Stream`]. Clones read the same queue: each event goes to one of them.
+#[derive(Debug)]
+pub struct EventStream<C> {
+    // Boxed so the stream is `Unpin` and easy to use with `StreamExt::next`.
+    rx: Pin<Box<async_channel::Receiver<PeerEvent<C>>>>,
+}
+
+impl<C> Clone for EventStream<C> {
+    fn clone(&self) -> Self {
+        Self {
+            rx: Box::pin((*self.rx).clone()),
+        }
+    }
+}
+
+impl<C> EventStream<C> {
+    /// The next event, or `None` once the peer is closed and every event was read.
+    pub async fn next_event(&self) -> Option<PeerEvent<C>> {
+        self.rx.recv().await.ok()
+    }
+
+    /// An event that is already queued, without waiting.
+    pub fn try_next_event(&self) -> Option<PeerEvent<C>> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl<C> Stream for EventStream<C> {
+    type Item = PeerEvent<C>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.as_mut().poll_next(cx)
+    }
+}

@@ -1,0 +1,136 @@
+use unipeer::{DataChannelInit, Error, IceCandidate, SessionDescription};
+
+use crate::{forward_candidates, loopback, next_channel, within, STEP};
+
+/// Malformed descriptions give typed errors and lose nothing: the same peers still
+/// connect afterwards.
+pub async fn malformed_sdp_gives_errors_and_loses_nothing() {
+    let a = unipeer::Peer::new(loopback()).unwrap();
+    let b = unipeer::Peer::new(loopback()).unwrap();
+    let ch = a
+        .create_data_channel("x", DataChannelInit::default())
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        b.accept_offer(SessionDescription::offer("this is not sdp"))
+            .await,
+        Err(Error::InvalidSdp(_))
+    ));
+    assert!(matches!(
+        a.accept_answer(SessionDescription::answer("v=0\r\n")).await,
+        Err(Error::InvalidState(_))
+    ));
+    let offer = a.create_offer().await.unwrap();
+    // An offer passed as an answer, and an answer stripped of its fingerprint.
+    assert!(matches!(
+        b.accept_offer(SessionDescription::answer(offer.sdp.clone()))
+            .await,
+        Err(Error::InvalidSdp(_))
+    ));
+    let no_fp: String = offer
+        .sdp
+        .lines()
+        .filter(|l| !l.starts_with("a=fingerprint"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    assert!(matches!(
+        b.accept_offer(SessionDescription::offer(no_fp)).await,
+        Err(Error::InvalidSdp(_))
+    ));
+    let truncated = SessionDescription::offer(offer.sdp[..offer.sdp.len() / 3].to_string());
+    assert!(b.accept_offer(truncated).await.is_err());
+
+    // Nothing was lost: the real offer still works.
+    let answer = b.accept_offer(offer).await.unwrap();
+    assert!(matches!(
+        a.accept_answer(SessionDescription::answer("garbage")).await,
+        Err(Error::InvalidSdp(_))
+    ));
+    a.accept_answer(answer).await.unwrap();
+    forward_candidates(&a.events(), &b).await;
+    forward_candidates(&b.events(), &a).await;
+    let remote = next_channel(&b.events()).await;
+    within(STEP, "open", ch.wait_open()).await.unwrap();
+    ch.send_text("ok").await.unwrap();
+    assert!(within(STEP, "message", remote.recv()).await.is_some());
+}
+
+/// Bad candidates give typed errors; the end-of-candidates marker is accepted.
+pub async fn malformed_candidates_give_errors() {
+    let a = unipeer::Peer::new(loopback()).unwrap();
+    let b = unipeer::Peer::new(loopback()).unwrap();
+    let cand = |c: &str, mid: Option<&str>, idx: Option<u16>| IceCandidate {
+        candidate: c.into(),
+        sdp_mid: mid.map(Into::into),
+        sdp_m_line_index: idx,
+    };
+    let good = "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host";
+    // Before any remote description.
+    assert!(matches!(
+        b.add_ice_candidate(cand(good, None, Some(0))).await,
+        Err(Error::InvalidState(_))
+    ));
+
+    a.create_data_channel("x", DataChannelInit::default())
+        .await
+        .unwrap();
+    let offer = a.create_offer().await.unwrap();
+    let mid = offer.mids()[0].clone();
+    b.accept_offer(offer).await.unwrap();
+
+    for bad in [
+        "candidate:garbage",
+        "candidate:1 1 udp notanumber 1.2.3.4 5 typ host",
+        "hello",
+    ] {
+        assert!(
+            matches!(
+                b.add_ice_candidate(cand(bad, Some(&mid), Some(0))).await,
+                Err(Error::InvalidCandidate(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        b.add_ice_candidate(cand(good, Some("no-such-mid"), None))
+            .await,
+        Err(Error::UnknownMid(_))
+    ));
+    assert!(matches!(
+        b.add_ice_candidate(cand(good, None, Some(9))).await,
+        Err(Error::UnknownMid(_))
+    ));
+    // End of candidates, and a good one, are fine.
+    b.add_ice_candidate(cand("", Some(&mid), Some(0)))
+        .await
+        .unwrap();
+    b.add_ice_candidate(cand(good, Some(&mid), Some(0)))
+        .await
+        .unwrap();
+    // An mDNS candidate from a browser is ignored, not an error.
+    let mdns =
+        "candidate:2 1 udp 2130706431 3f1a5c4e-8d5b-4f0e-9a57-2f3c1f5f9e11.local 54321 typ host";
+    b.add_ice_candidate(cand(mdns, Some(&mid), Some(0)))
+        .await
+        .unwrap();
+}
+
+/// Options that contradict each other are refused before anything is created.
+pub async fn invalid_channel_options_are_refused() {
+    let a = unipeer::Peer::new(loopback()).unwrap();
+    let both = DataChannelInit {
+        max_retransmits: Some(1),
+        max_packet_life_time: Some(1),
+        ..Default::default()
+    };
+    assert!(matches!(
+        a.create_data_channel("x", both).await,
+        Err(Error::InvalidChannelInit(_))
+    ));
+    // Nothing to offer yet: a clear error, not an empty offer.
+    assert!(matches!(
+        a.create_offer().await,
+        Err(Error::InvalidState(_))
+    ));
+}

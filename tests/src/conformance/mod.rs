@@ -1,0 +1,16 @@
+//! The conformance tests, grouped by what they prove. Each is listed once in
+//! `tests/conformance.rs`, which runs it on the target being built.
+
+mod backpressure;
+mod channels;
+mod close;
+mod connect;
+mod errors;
+mod messages;
+
+pub use backpressure::*;
+pub use channels::*;
+pub use close::*;
+pub use connect::*;
+pub use errors::*;
+pub use messages::*;

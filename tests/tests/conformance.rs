@@ -1,0 +1,32 @@
+//! Runs the conformance suite (`src/conformance`) on the target being built: natively as
+//! ordinary tests; on wasm32 in headless Chromium through wasm-bindgen-test.
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(not(target_arch = "wasm32"))]
+        #[test]
+        fn $name() {
+            unipeer_tests::run(unipeer_tests::conformance::$name());
+        }
+        // WASM ARM (issue 3): the same tests under wasm-bindgen-test go here.
+    )*};
+}
+
+conformance! {
+    connect,
+    channel_after_connect_needs_no_renegotiation,
+    ten_thousand_ordered_messages,
+    text_and_binary_keep_their_kind,
+    message_of_256_kib,
+    remote_max_message_size_is_honoured,
+    channel_settings_reach_the_remote,
+    negotiated_channels,
+    sixteen_channels,
+    backpressure_bounds_the_sender,
+    close_from_either_side,
+    peer_close_is_seen_by_both,
+    dropping_a_peer_mid_transfer_ends_the_remote,
+    malformed_sdp_gives_errors_and_loses_nothing,
+    malformed_candidates_give_errors,
+    invalid_channel_options_are_refused,
+}

@@ -1,0 +1,39 @@
+//! unipeer's browser backend: the `unipeer` API over the browser's `RTCPeerConnection`.
+//!
+//! Applications use the `unipeer` crate, which picks this backend when compiled for
+//! `wasm32`. Everything here follows the native backend's semantics: trickled candidates
+//! with their real `sdpMid`, backpressure through `bufferedAmount` and
+//! `bufferedamountlow` at the same high-water mark, the remote's `a=max-message-size`,
+//! close seen on both sides, and typed errors that keep the browser's message.
+//!
+//! Every JS callback belongs to a Rust value ([`listener::Listener`]) that removes it when
+//! dropped: nothing is leaked with `Closure::forget`. [`live_listeners`] counts them.
+//!
+//! The crate is browser-only: on other targets it compiles to nothing, so that the native
+//! workspace build (which includes every member) does not need the browser dependencies.
+//! The platform choice for applications lives in one place, `unipeer`'s `platform.rs`.
+#![cfg(target_arch = "wasm32")]
+#![deny(missing_docs)]
+
+mod channel;
+mod error;
+mod listener;
+mod peer;
+mod sys;
+
+pub use channel::DataChannel;
+pub use listener::live_listeners;
+pub use peer::Peer;
+
+/// The size of the wasm linear memory in bytes (it only grows), for leak checks.
+pub fn wasm_memory_bytes() -> usize {
+    use wasm_bindgen::JsCast;
+    wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .map(|m| {
+            m.buffer()
+                .unchecked_into::<js_sys::ArrayBuffer>()
+                .byte_length() as usize
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,463 @@
+//! `Peer` over `RTCPeerConnection`.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Object, Reflect};
+use unipeer_core::{
+    ConnectionState, DataChannelInit, Error, EventQueue, EventStream, HostCandidates, IceCandidate,
+    PeerConfig, PeerEvent, Result, SdpType, SessionDescription,
+};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::channel::{DataChannel, Shared};
+use crate::error::{call, JsError};
+use crate::listener::Listener;
+use crate::sys;
+
+/// One peer connection in the browser. Dropping it closes the `RTCPeerConnection` and
+/// removes its listeners.
+///
+/// Not `Send`: the browser's objects live on the page's one thread.
+pub struct Peer {
+    inner: Rc<PeerInner>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("state", &self.connection_state())
+            .finish()
+    }
+}
+
+struct PeerInner {
+    pc: sys::RtcPeerConnection,
+    events: EventQueue<DataChannel>,
+    stream: EventStream<DataChannel>,
+    host_candidates: HostCandidates,
+    high_water_mark: usize,
+    /// The largest message this peer takes, advertised in the descriptions it hands out.
+    local_max_message_size: usize,
+    /// The largest message the remote takes, once its description is set.
+    remote_max_message_size: Cell<Option<usize>>,
+    /// Every channel of this peer (to update its size limit, and close it with the peer).
+    channels: RefCell<Vec<Weak<Shared>>>,
+    closed: Cell<bool>,
+    /// The last state reported as an event.
+    reported: Cell<ConnectionState>,
+    listeners: RefCell<Vec<Listener>>,
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    // Setting a property of a plain object cannot fail.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn map_state(s: &str) -> ConnectionState {
+    match s {
+        "new" => ConnectionState::New,
+        "connecting" => ConnectionState::Connecting,
+        "connected" => ConnectionState::Connected,
+        "disconnected" => ConnectionState::Disconnected,
+        "failed" => ConnectionState::Failed,
+        _ => ConnectionState::Closed,
+    }
+}
+
+impl Peer {
+    /// Creates an `RTCPeerConnection` with the configured ICE servers.
+    ///
+    /// The browser gathers host candidates on the interfaces it chooses; `host_candidates`
+    /// decides which of them this peer announces (trickled events and SDP alike), so
+    /// `HostCandidates::Loopback` keeps a test on loopback as it does natively. The browser
+    /// also decides when a disconnected connection has failed (`failed_timeout` does not
+    /// apply).
+    pub fn new(config: PeerConfig) -> Result<Self> {
+        let servers = Array::new();
+        for server in &config.ice_servers {
+            let s = Object::new();
+            let urls: Array = server.urls.iter().map(|u| JsValue::from_str(u)).collect();
+            set(&s, "urls", &urls);
+            if let Some(u) = &server.username {
+                set(&s, "username", &JsValue::from_str(u));
+            }
+            if let Some(c) = &server.credential {
+                set(&s, "credential", &JsValue::from_str(c));
+            }
+            servers.push(&s);
+        }
+        let rtc_config = Object::new();
+        set(&rtc_config, "iceServers", &servers);
+        let pc = sys::RtcPeerConnection::new(&rtc_config).map_err(|e| {
+            let e = JsError::from_js(&e);
+            if e.is("SyntaxError") || e.is("TypeError") || e.is("InvalidAccessError") {
+                Error::InvalidConfig(e.text)
+            } else {
+                Error::Platform(e.text)
+            }
+        })?;
+
+        let (events, stream) = EventQueue::new();
+        let inner = Rc::new_cyclic(|weak: &Weak<PeerInner>| {
+            let target: &web_sys::EventTarget = &pc;
+            let w = weak.clone();
+            let on_candidate = Listener::new(target, "icecandidate", move |e| {
+                let Some(p) = w.upgrade() else { return };
+                let e = e.unchecked_ref::<sys::RtcPeerConnectionIceEvent>();
+                match e.candidate() {
+                    None => p.events.push(PeerEvent::EndOfCandidates),
+                    Some(c) => {
+                        let candidate = c.candidate_line();
+                        // An empty candidate marks the end of one m-line's candidates;
+                        // the null candidate that follows ends them all.
+                        if !candidate.is_empty() && announced(&p.host_candidates, &candidate) {
+                            p.events.push(PeerEvent::LocalCandidate(IceCandidate {
+                                candidate,
+                                sdp_mid: c.sdp_mid(),
+                                sdp_m_line_index: c.sdp_m_line_index(),
+                            }));
+                        }
+                    }
+                }
+            });
+            let w = weak.clone();
+            let on_state = Listener::new(target, "connectionstatechange", move |_| {
+                if let Some(p) = w.upgrade() {
+                    p.report_state();
+                }
+            });
+            let w = weak.clone();
+            let on_channel = Listener::new(target, "datachannel", move |e| {
+                let Some(p) = w.upgrade() else { return };
+                let dc = e.unchecked_ref::<sys::RtcDataChannelEvent>().channel();
+                let channel = p.adopt(dc);
+                p.events.push(PeerEvent::DataChannel(channel));
+            });
+            PeerInner {
+                pc: pc.clone(),
+                events,
+                stream,
+                host_candidates: config.host_candidates.clone(),
+                high_water_mark: config.data_channel.high_water_mark,
+                local_max_message_size: config.data_channel.max_message_size,
+                remote_max_message_size: Cell::new(None),
+                channels: RefCell::new(Vec::new()),
+                closed: Cell::new(false),
+                reported: Cell::new(ConnectionState::New),
+                listeners: RefCell::new(vec![on_candidate, on_state, on_channel]),
+            }
+        });
+        Ok(Self { inner })
+    }
+
+    /// Creates an offer and sets it as the local description.
+    pub async fn create_offer(&self) -> Result<SessionDescription> {
+        let p = &self.inner;
+        p.check_open()?;
+        let offer = call(p.pc.create_offer()).await.map_err(JsError::platform)?;
+        call(p.pc.set_local_description(&offer))
+            .await
+            .map_err(JsError::platform)?;
+        p.local_description(SdpType::Offer)
+    }
+
+    /// Sets the remote's offer, then creates and sets the answer.
+    pub async fn accept_offer(&self, offer: SessionDescription) -> Result<SessionDescription> {
+        let p = &self.inner;
+        p.check_open()?;
+        if offer.kind != SdpType::Offer {
+            return Err(Error::InvalidSdp("accept_offer was given an answer".into()));
+        }
+        p.set_remote(&offer).await?;
+        let answer = call(p.pc.create_answer())
+            .await
+            .map_err(JsError::platform)?;
+        call(p.pc.set_local_description(&answer))
+            .await
+            .map_err(JsError::platform)?;
+        p.local_description(SdpType::Answer)
+    }
+
+    /// Sets the remote's answer to the pending offer.
+    pub async fn accept_answer(&self, answer: SessionDescription) -> Result<()> {
+        let p = &self.inner;
+        p.check_open()?;
+        if answer.kind != SdpType::Answer {
+            return Err(Error::InvalidSdp("accept_answer was given an offer".into()));
+        }
+        p.set_remote(&answer).await
+    }
+
+    /// Adds a remote candidate; an empty candidate string (end of candidates) is accepted.
+    pub async fn add_ice_candidate(&self, candidate: IceCandidate) -> Result<()> {
+        let p = &self.inner;
+        p.check_open()?;
+        let line = candidate.candidate.trim();
+        let line = line.strip_prefix("a=").unwrap_or(line);
+        let remote = p.pc.remote_description().map(|d| d.sdp());
+        if line.is_empty() {
+            // The remote's end of candidates: a hint to the browser, never an error.
+            if remote.is_some() {
+                let init = candidate_init("", &candidate);
+                let _ = call(p.pc.add_ice_candidate(&init)).await;
+            }
+            return Ok(());
+        }
+        let Some(remote) = remote else {
+            return Err(Error::InvalidState(
+                "a remote candidate arrived before the remote description; add candidates \
+                 after accept_offer/accept_answer"
+                    .into(),
+            ));
+        };
+        if let Some(mid) = &candidate.sdp_mid {
+            if !SessionDescription::offer(remote)
+                .mids()
+                .iter()
+                .any(|m| m == mid)
+            {
+                return Err(Error::UnknownMid(mid.clone()));
+            }
+        }
+        let init = candidate_init(line, &candidate);
+        call(p.pc.add_ice_candidate(&init)).await.map_err(|e| {
+            if e.is("InvalidStateError") {
+                e.platform()
+            } else {
+                Error::InvalidCandidate(e.text)
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Creates a data channel (announced in-band unless `init.negotiated` is set).
+    pub async fn create_data_channel(
+        &self,
+        label: &str,
+        init: DataChannelInit,
+    ) -> Result<DataChannel> {
+        let p = &self.inner;
+        p.check_open()?;
+        init.validate()?;
+        let o = Object::new();
+        set(&o, "ordered", &JsValue::from_bool(init.ordered));
+        if let Some(n) = init.max_retransmits {
+            set(&o, "maxRetransmits", &JsValue::from(n));
+        }
+        if let Some(ms) = init.max_packet_life_time {
+            set(&o, "maxPacketLifeTime", &JsValue::from(ms));
+        }
+        set(&o, "protocol", &JsValue::from_str(&init.protocol));
+        if let Some(id) = init.negotiated {
+            set(&o, "negotiated", &JsValue::TRUE);
+            set(&o, "id", &JsValue::from(id));
+        }
+        let dc = p.pc.create_data_channel(label, &o).map_err(|e| {
+            let e = JsError::from_js(&e);
+            match init.negotiated {
+                _ if e.is("InvalidStateError") => Error::PeerClosed,
+                Some(id) if e.is("OperationError") => Error::DuplicateChannelId(id),
+                _ if e.is("TypeError") || e.is("SyntaxError") => Error::InvalidChannelInit(e.text),
+                _ => Error::Platform(e.text),
+            }
+        })?;
+        Ok(p.adopt(dc))
+    }
+
+    /// The peer's events; every call reads the same queue.
+    pub fn events(&self) -> EventStream<DataChannel> {
+        self.inner.stream.clone()
+    }
+
+    /// The browser's `connectionState`.
+    pub fn connection_state(&self) -> ConnectionState {
+        if self.inner.closed.get() {
+            return ConnectionState::Closed;
+        }
+        map_state(&self.inner.pc.connection_state())
+    }
+
+    /// Closes the connection: channels close on both sides, then the event stream ends with
+    /// `Closed`.
+    pub async fn close(&self) {
+        self.inner.shut_down();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.inner.shut_down();
+    }
+}
+
+fn candidate_init(line: &str, c: &IceCandidate) -> Object {
+    let o = Object::new();
+    set(&o, "candidate", &JsValue::from_str(line));
+    if let Some(mid) = &c.sdp_mid {
+        set(&o, "sdpMid", &JsValue::from_str(mid));
+    }
+    if let Some(i) = c.sdp_m_line_index {
+        set(&o, "sdpMLineIndex", &JsValue::from(i));
+    }
+    if c.sdp_mid.is_none() && c.sdp_m_line_index.is_none() {
+        // The browser needs one of the two; a single-section session uses index 0.
+        set(&o, "sdpMLineIndex", &JsValue::from(0u16));
+    }
+    o
+}
+
+impl PeerInner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.get() {
+            Err(Error::PeerClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn report_state(&self) {
+        if self.closed.get() {
+            return;
+        }
+        let state = map_state(&self.pc.connection_state());
+        if self.reported.replace(state) != state {
+            self.events.push(PeerEvent::ConnectionStateChange(state));
+        }
+    }
+
+    async fn set_remote(&self, desc: &SessionDescription) -> Result<()> {
+        let init = Object::new();
+        set(&init, "type", &JsValue::from_str(desc.kind.as_str()));
+        set(&init, "sdp", &JsValue::from_str(&desc.sdp));
+        call(self.pc.set_remote_description(&init))
+            .await
+            .map_err(|e| {
+                if e.is("InvalidStateError") {
+                    if self.closed.get() {
+                        Error::PeerClosed
+                    } else {
+                        Error::InvalidState(e.text)
+                    }
+                } else {
+                    Error::InvalidSdp(e.text)
+                }
+            })?;
+        // What the remote takes, bounded by what the browser's SCTP transport will send.
+        let mut max = desc.max_message_size();
+        if let Some(sctp) = self.pc.sctp() {
+            let browser = sctp.max_message_size();
+            if browser.is_finite() && browser > 0.0 {
+                max = max.min(browser as usize);
+            }
+        }
+        self.remote_max_message_size.set(Some(max));
+        self.channels.borrow_mut().retain(|c| match c.upgrade() {
+            Some(c) => {
+                c.set_max_message_size(max);
+                true
+            }
+            None => false,
+        });
+        Ok(())
+    }
+
+    /// The local description as handed to the remote: it advertises this peer's
+    /// `max_message_size` when that is below the browser's.
+    fn local_description(&self, kind: SdpType) -> Result<SessionDescription> {
+        let sdp = self
+            .pc
+            .local_description()
+            .map(|d| d.sdp())
+            .ok_or_else(|| Error::Platform("the browser set no local description".into()))?;
+        let sdp: String = sdp
+            .split_inclusive('\n')
+            .filter(|l| match l.trim_end().strip_prefix("a=") {
+                Some(c) if c.starts_with("candidate:") => announced(&self.host_candidates, c),
+                _ => true,
+            })
+            .collect();
+        Ok(SessionDescription {
+            kind,
+            sdp: limit_max_message_size(&sdp, self.local_max_message_size),
+        })
+    }
+
+    fn adopt(&self, dc: sys::RtcDataChannel) -> DataChannel {
+        let channel =
+            DataChannel::wrap(dc, self.high_water_mark, self.remote_max_message_size.get());
+        let mut channels = self.channels.borrow_mut();
+        channels.retain(|c| c.strong_count() > 0);
+        channels.push(Rc::downgrade(channel.shared()));
+        channel
+    }
+
+    fn shut_down(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.pc.close();
+        // Closing the connection closes its channels without firing their events.
+        for c in self.channels.take() {
+            if let Some(c) = c.upgrade() {
+                c.closed();
+            }
+        }
+        self.listeners.take();
+        if self.reported.replace(ConnectionState::Closed) != ConnectionState::Closed {
+            self.events
+                .push(PeerEvent::ConnectionStateChange(ConnectionState::Closed));
+        }
+        self.events.push(PeerEvent::Closed);
+        self.events.close();
+    }
+}
+
+/// Whether a local candidate is announced under the peer's host-candidate policy: host
+/// candidates only on the chosen addresses, every other type (reflexive, relayed) always.
+fn announced(policy: &HostCandidates, candidate: &str) -> bool {
+    // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type>
+    let fields: Vec<&str> = candidate.split_ascii_whitespace().collect();
+    if fields.get(7) != Some(&"host") {
+        return true;
+    }
+    let Some(address) = fields.get(4) else {
+        return true;
+    };
+    let ip = address.parse::<std::net::IpAddr>().ok();
+    match policy {
+        HostCandidates::Loopback => ip.is_some_and(|ip| ip.is_loopback()),
+        HostCandidates::Addresses(list) => ip.is_some_and(|ip| list.contains(&ip)),
+        _ => true,
+    }
+}
+
+/// Lowers the SDP's `a=max-message-size` to `limit` (never raises it: the browser receives
+/// no more than it advertised).
+fn limit_max_message_size(sdp: &str, limit: usize) -> String {
+    let mut out = String::with_capacity(sdp.len() + 32);
+    let mut seen = false;
+    for line in sdp.split_inclusive('\n') {
+        let body = line.trim_end();
+        if let Some(v) = body.strip_prefix("a=max-message-size:") {
+            seen = true;
+            let current = match v.trim().parse::<u64>() {
+                Ok(0) | Err(_) => usize::MAX,
+                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            };
+            if limit < current {
+                out.push_str(&format!("a=max-message-size:{limit}\r\n"));
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    if !seen && limit < 65_536 {
+        // No line means 65536; say the lower limit after the SCTP port.
+        if let Some(i) = out.find("a=sctp-port:") {
+            let end = out[i..].find('\n').map_or(out.len(), |e| i + e + 1);
+            out.insert_str(end, &format!("a=max-message-size:{limit}\r\n"));
+        }
+    }
+    out
+}

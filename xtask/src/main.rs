@@ -1,0 +1,59 @@
+//! `cargo xtask`: unipeer's project automation (argument parsing and dispatch only).
+
+mod bench;
+mod cmd;
+mod demo;
+mod lockfile;
+mod setup;
+mod test;
+mod wasm;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  test [PART...]          install what the tests need, then run the parts (default: all)
+                          parts: native, wasm, interop, labs
+  setup [native|wasm|all] only install what the tests need (default: all)
+  demo [ARGS...]          run the main demo
+  bench [ARGS...]         run the benchmarks (see xtask/src/bench.rs)
+  help                    print this text
+
+environment:
+  UNIPEER_WASM_TOOLCHAIN=rustup|debian   force the wasm32 toolchain (default: rustup's
+                                         wasm32 target if it can be had, else Debian's rustc-web)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    // Every command works from the workspace root, wherever it was started.
+    std::env::set_current_dir(cmd::root())?;
+    let Some((command, rest)) = args.split_first() else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    match command.as_str() {
+        "test" => test::run(rest),
+        "setup" => setup::run(rest),
+        "demo" => demo::run(rest),
+        "bench" => bench::run(rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}

@@ -1,0 +1,191 @@
+//! `cargo xtask test [PART...]`: each part installs what it needs, then runs its checks.
+//! Adding a part = writing one `fn() -> Result<String>` and listing it in `PARTS`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::cmd;
+use crate::lockfile::Lockfile;
+use crate::setup;
+use crate::wasm::{self, Mdns};
+
+/// A part runs its checks and returns a one-line note for the summary.
+type Part = fn() -> Result<String>;
+
+const PARTS: &[(&str, Part)] = &[
+    ("native", native),
+    ("wasm", wasm),
+    ("interop", interop),
+    ("labs", labs),
+];
+
+/// The crates that must build for the browser.
+const WASM_PACKAGES: &[&str] = &["-p", "unipeer", "-p", "unipeer-wasm", "-p", "unipeer-core"];
+
+/// The conformance suite's package.
+const TESTS_PACKAGE: &str = "unipeer-tests";
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut selected: Vec<(&str, Part)> = Vec::new();
+    for arg in args {
+        if arg == "all" {
+            selected.extend_from_slice(PARTS);
+            continue;
+        }
+        match PARTS.iter().find(|(name, _)| name == arg) {
+            Some(part) => selected.push(*part),
+            None => bail!(
+                "unknown test part `{arg}`: use one or more of {}",
+                PARTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+    if selected.is_empty() {
+        selected.extend_from_slice(PARTS);
+    }
+
+    let mut results: Vec<(&str, Result<String>, Duration)> = Vec::new();
+    for (name, part) in selected {
+        println!("\n==== xtask test {name} ====");
+        let started = Instant::now();
+        let result = part();
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(note) => println!("xtask: {name}: {note} ({})", cmd::format_duration(elapsed)),
+            Err(err) => eprintln!("xtask: {name}: FAILED: {err:#}"),
+        }
+        results.push((name, result, elapsed));
+    }
+
+    println!("\n==== xtask test summary ====");
+    let mut failed = Vec::new();
+    for (name, result, elapsed) in &results {
+        let time = cmd::format_duration(*elapsed);
+        match result {
+            Ok(note) => println!("  {name:<8} {time:>9}  {note}"),
+            Err(err) => {
+                println!("  {name:<8} {time:>9}  FAILED: {err:#}");
+                failed.push(*name);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!("failed parts: {}", failed.join(", "));
+    }
+    println!("xtask: every part succeeded");
+    Ok(())
+}
+
+/// fmt, clippy and the native test suites (the conformance suite included).
+fn native() -> Result<String> {
+    setup::native()?;
+    let mut steps = Steps::default();
+    steps.run("rustfmt", &mut cargo(&["fmt", "--all", "--", "--check"]));
+    steps.run(
+        "clippy",
+        &mut cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    );
+    steps.run("cargo test", &mut cargo(&["test", "--workspace"]));
+    steps.finish()
+}
+
+/// clippy and a build for wasm32, then the conformance suite in headless Chromium.
+fn wasm() -> Result<String> {
+    let toolchain = setup::wasm()?;
+    let mut steps = Steps::default();
+    steps.run(
+        "wasm32 clippy",
+        wasm::cargo(toolchain, "clippy")
+            .args(WASM_PACKAGES)
+            .args(["--", "-D", "warnings"]),
+    );
+    steps.run(
+        "wasm32 build",
+        wasm::cargo(toolchain, "build").args(WASM_PACKAGES),
+    );
+    let lock = Lockfile::read(&cmd::root())?;
+    if lock.depends_on(TESTS_PACKAGE, "wasm-bindgen-test") {
+        match wasm::cargo_test_in_chromium(toolchain, Mdns::Off) {
+            Ok(mut test) => steps.run(
+                "conformance suite in Chromium (mDNS off)",
+                test.args(["-p", TESTS_PACKAGE]),
+            ),
+            Err(err) => steps.fail("conformance suite in Chromium (mDNS off)", err),
+        }
+    } else {
+        steps.note(format!(
+            "browser tests not run: package {TESTS_PACKAGE} does not depend on wasm-bindgen-test yet"
+        ));
+    }
+    steps.finish()
+}
+
+fn interop() -> Result<String> {
+    no_tests_yet("interop")
+}
+
+fn labs() -> Result<String> {
+    no_tests_yet("labs")
+}
+
+fn no_tests_yet(part: &str) -> Result<String> {
+    println!("{part}: no tests in this part yet");
+    Ok("no tests in this part yet".into())
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new("cargo");
+    command.args(args);
+    command
+}
+
+/// The steps of a part: all run, even after a failure, so one run reports every problem.
+#[derive(Default)]
+struct Steps {
+    failed: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Steps {
+    fn run(&mut self, what: &str, command: &mut Command) {
+        println!("\n---- {what} ----");
+        let started = Instant::now();
+        let result = cmd::run(command);
+        let time = cmd::format_duration(started.elapsed());
+        match result {
+            Ok(()) => println!("xtask: {what}: ok ({time})"),
+            Err(err) => self.fail(&format!("{what} ({time})"), err),
+        }
+    }
+
+    fn fail(&mut self, what: &str, err: anyhow::Error) {
+        eprintln!("xtask: {what}: FAILED: {err:#}");
+        self.failed.push(what.to_string());
+    }
+
+    fn note(&mut self, note: String) {
+        println!("xtask: {note}");
+        self.notes.push(note);
+    }
+
+    fn finish(self) -> Result<String> {
+        if !self.failed.is_empty() {
+            bail!("{}", self.failed.join("; "));
+        }
+        let mut summary = String::from("ok");
+        for note in &self.notes {
+            summary.push_str("; ");
+            summary.push_str(note);
+        }
+        Ok(summary)
+    }
+}
