@@ -1,6 +1,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures_core::stream::FusedStream;
 use futures_core::Stream;
 use unipeer_core::{
     ConnectionState, DataChannelInit, EventStream, IceCandidate, PeerConfig, Result,
@@ -125,5 +126,11 @@ impl Stream for PeerEvents {
         Pin::new(&mut self.inner)
             .poll_next(cx)
             .map(|e| e.map(|e| e.map_channel(DataChannel::new)))
+    }
+}
+
+impl FusedStream for PeerEvents {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers the tests share: loopback configuration, a connected pair of peers with
 //! trickled candidates, and time bounds on every wait.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::time::Duration;
 
@@ -42,6 +43,66 @@ pub fn run(test: impl Future<Output = ()>) {
     futures::executor::block_on(within(Duration::from_secs(120), "the whole test", test))
 }
 
+/// A peer's events with a backlog: events read while looking for something else are kept
+/// for later, so nothing is lost whatever order a backend delivers them in (a browser may
+/// announce a channel before its own end of candidates).
+pub struct Events {
+    stream: PeerEvents,
+    backlog: VecDeque<PeerEvent>,
+}
+
+impl Events {
+    /// Wraps a peer's event stream.
+    pub fn of(peer: &Peer) -> Self {
+        Self {
+            stream: peer.events(),
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// The next event, from the backlog first.
+    pub async fn next(&mut self) -> Option<PeerEvent> {
+        match self.backlog.pop_front() {
+            Some(e) => Some(e),
+            None => self.stream.next().await,
+        }
+    }
+
+    /// Every event already delivered (backlog and queue), without waiting.
+    pub fn take_ready(&mut self) -> Vec<PeerEvent> {
+        let mut out: Vec<PeerEvent> = self.backlog.drain(..).collect();
+        while let Some(e) = self.stream.try_next_event() {
+            out.push(e);
+        }
+        out
+    }
+
+    /// The first event satisfying `want` (within `limit`); others stay in the backlog.
+    pub async fn find<T>(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        mut want: impl FnMut(&mut PeerEvent) -> Option<T>,
+    ) -> T {
+        if let Some(i) = self.backlog.iter_mut().position(|e| want(e).is_some()) {
+            let mut e = self.backlog.remove(i).expect("index from position");
+            return want(&mut e).expect("matched above");
+        }
+        within(limit, what, async {
+            loop {
+                match self.stream.next().await {
+                    Some(mut e) => match want(&mut e) {
+                        Some(v) => return v,
+                        None => self.backlog.push_back(e),
+                    },
+                    None => panic!("the event stream ended while waiting for {what}"),
+                }
+            }
+        })
+        .await
+    }
+}
+
 /// Two peers, `a` (the offerer) and `b`, negotiated with each other.
 pub struct Pair {
     /// The offerer.
@@ -49,9 +110,9 @@ pub struct Pair {
     /// The answerer.
     pub b: Peer,
     /// `a`'s events, after the candidates were forwarded.
-    pub a_events: PeerEvents,
+    pub a_events: Events,
     /// `b`'s events, after the candidates were forwarded.
-    pub b_events: PeerEvents,
+    pub b_events: Events,
 }
 
 impl Pair {
@@ -72,12 +133,8 @@ impl Pair {
                     .expect("channel"),
             );
         }
-        let offer = a.create_offer().await.expect("offer");
-        let answer = b.accept_offer(offer).await.expect("answer");
-        a.accept_answer(answer).await.expect("accept answer");
-        let (a_events, b_events) = (a.events(), b.events());
-        forward_candidates(&a_events, &b).await;
-        forward_candidates(&b_events, &a).await;
+        let (mut a_events, mut b_events) = (Events::of(&a), Events::of(&b));
+        connect(&a, &mut a_events, &b, &mut b_events).await;
         (
             Pair {
                 a,
@@ -94,9 +151,9 @@ impl Pair {
         label: &str,
         init: DataChannelInit,
     ) -> (Pair, DataChannel, DataChannel) {
-        let (pair, mut chans) = Pair::negotiate(loopback(), loopback(), &[(label, init)]).await;
+        let (mut pair, mut chans) = Pair::negotiate(loopback(), loopback(), &[(label, init)]).await;
         let local = chans.remove(0);
-        let remote = next_channel(&pair.b_events).await;
+        let remote = next_channel(&mut pair.b_events).await;
         within(STEP, "the local channel to open", local.wait_open())
             .await
             .expect("open");
@@ -104,55 +161,54 @@ impl Pair {
     }
 }
 
-/// Forwards `events`' candidates to `to` until the end of candidates.
-pub async fn forward_candidates(events: &PeerEvents, to: &Peer) {
-    within(STEP, "local candidates", async {
-        loop {
-            match events.next_event().await {
-                Some(PeerEvent::LocalCandidate(c)) => to
-                    .add_ice_candidate(c)
-                    .await
-                    .expect("remote accepts our candidate"),
-                Some(PeerEvent::EndOfCandidates) => return,
-                Some(_) => {}
-                None => panic!("the peer closed while gathering"),
-            }
-        }
-    })
-    .await
+/// Offer from `a`, answer from `b`, and every candidate trickled both ways.
+pub async fn connect(a: &Peer, a_events: &mut Events, b: &Peer, b_events: &mut Events) {
+    let offer = a.create_offer().await.expect("offer");
+    let answer = b.accept_offer(offer).await.expect("answer");
+    a.accept_answer(answer).await.expect("accept answer");
+    forward_candidates(a_events, b).await;
+    forward_candidates(b_events, a).await;
 }
 
-/// The next channel the remote opened, skipping other events.
-pub async fn next_channel(events: &PeerEvents) -> DataChannel {
-    within(STEP, "an incoming data channel", async {
-        loop {
-            match events.next_event().await {
-                Some(PeerEvent::DataChannel(ch)) => return ch,
-                Some(_) => {}
-                None => panic!("the peer closed before a channel arrived"),
-            }
+/// Forwards `events`' candidates to `to` until the end of candidates; other events stay
+/// in the backlog.
+pub async fn forward_candidates(events: &mut Events, to: &Peer) {
+    loop {
+        let c = events
+            .find(STEP, "local candidates", |e| match e {
+                PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
+                PeerEvent::EndOfCandidates => Some(None),
+                _ => None,
+            })
+            .await;
+        match c {
+            Some(c) => to
+                .add_ice_candidate(c)
+                .await
+                .expect("remote accepts our candidate"),
+            None => return,
         }
-    })
-    .await
+    }
+}
+
+/// The next channel the remote opened; other events stay in the backlog.
+pub async fn next_channel(events: &mut Events) -> DataChannel {
+    events
+        .find(STEP, "an incoming data channel", |e| match e {
+            PeerEvent::DataChannel(ch) => Some(ch.clone()),
+            _ => None,
+        })
+        .await
 }
 
 /// Waits for the first event satisfying `want`, within `limit`.
 pub async fn wait_for(
-    events: &mut PeerEvents,
+    events: &mut Events,
     limit: Duration,
     what: &str,
     want: impl Fn(&PeerEvent) -> bool,
-) -> PeerEvent {
-    within(limit, what, async {
-        loop {
-            match events.next().await {
-                Some(e) if want(&e) => return e,
-                Some(_) => {}
-                None => panic!("the event stream ended while waiting for {what}"),
-            }
-        }
-    })
-    .await
+) {
+    events.find(limit, what, |e| want(e).then_some(())).await
 }
 
 /// Whether the event reports one of the final connection states or the close.

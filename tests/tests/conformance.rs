@@ -1,6 +1,9 @@
 //! Runs the conformance suite (`src/conformance`) on the target being built: natively as
 //! ordinary tests; on wasm32 in headless Chromium through wasm-bindgen-test.
 
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {$(
         #[cfg(not(target_arch = "wasm32"))]
@@ -8,7 +11,14 @@ macro_rules! conformance {
         fn $name() {
             unipeer_tests::run(unipeer_tests::conformance::$name());
         }
-        // WASM ARM (issue 3): the same tests under wasm-bindgen-test go here.
+        // In the browser: the same test, two peers in one page of headless Chromium.
+        #[cfg(target_arch = "wasm32")]
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        async fn $name() {
+            let limit = std::time::Duration::from_secs(120);
+            unipeer_tests::within(limit, "the whole test", unipeer_tests::conformance::$name())
+                .await;
+        }
     )*};
 }
 

@@ -390,3 +390,44 @@ fn guarded<R>(session: &mut Session, f: impl FnOnce(&mut Session) -> R) -> Optio
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{PeerShared, SessionParts};
+    use unipeer_core::{DataChannelLimits, EventQueue, PeerEvent};
+
+    /// A panic inside the WebRTC stack ends that one session with an error event; the
+    /// driver (the caller here) carries on.
+    #[test]
+    fn a_panic_in_a_session_ends_only_that_session() {
+        let (events, stream) = EventQueue::new();
+        let mut session = Session::new(SessionParts {
+            id: 1,
+            rtc: str0m::Rtc::builder().build(Instant::now()),
+            local_addrs: vec!["127.0.0.1:9".parse().unwrap()],
+            events,
+            shared: Arc::new(PeerShared::new()),
+            driver: Weak::new(),
+            limits: DataChannelLimits::default(),
+            failed_timeout: Duration::from_secs(30),
+        });
+        let r: Option<()> = guarded(&mut session, |_| panic!("simulated str0m bug"));
+        assert!(r.is_none());
+        assert!(session.is_dead());
+        let mut saw_error = false;
+        let mut saw_closed = false;
+        while let Some(e) = stream.try_next_event() {
+            match e {
+                PeerEvent::Error(Error::Internal(m)) => saw_error = m.contains("simulated"),
+                PeerEvent::Closed => saw_closed = true,
+                _ => {}
+            }
+        }
+        assert!(saw_error && saw_closed);
+        // Later calls are answered, not lost.
+        assert!(guarded(&mut session, |s| s.poll(Instant::now()))
+            .flatten()
+            .is_none());
+    }
+}

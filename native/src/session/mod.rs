@@ -266,10 +266,7 @@ impl Session {
         let mut rounds = 0;
         loop {
             let wrote = self.channels.flush(&mut self.rtc);
-            deadline = match self.drain_output(now) {
-                Some(d) => d,
-                None => return None,
-            };
+            deadline = self.drain_output(now)?;
             rounds += 1;
             if !wrote || rounds >= 4 {
                 break;

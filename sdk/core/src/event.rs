@@ -1,6 +1,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures_core::stream::FusedStream;
 use futures_core::Stream;
 
 use crate::{ConnectionState, Error, IceCandidate};
@@ -96,5 +97,11 @@ impl<C> Stream for EventStream<C> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.as_mut().poll_next(cx)
+    }
+}
+
+impl<C> FusedStream for EventStream<C> {
+    fn is_terminated(&self) -> bool {
+        self.rx.is_closed() && self.rx.is_empty()
     }
 }

@@ -12,10 +12,10 @@ pub async fn backpressure_bounds_the_sender() {
     const N: usize = 400; // 6.4 MiB: many times the mark
     let mut config = loopback();
     config.data_channel.high_water_mark = HWM;
-    let (pair, mut chans) =
+    let (mut pair, mut chans) =
         Pair::negotiate(config, loopback(), &[("bp", DataChannelInit::default())]).await;
     let tx = chans.remove(0);
-    let rx = next_channel(&pair.b_events).await;
+    let rx = next_channel(&mut pair.b_events).await;
     within(STEP, "open", tx.wait_open()).await.unwrap();
 
     let send = async {

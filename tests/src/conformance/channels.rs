@@ -35,10 +35,10 @@ pub async fn channel_settings_reach_the_remote() {
             },
         ),
     ];
-    let (pair, local) = Pair::negotiate(loopback(), loopback(), &inits).await;
+    let (mut pair, local) = Pair::negotiate(loopback(), loopback(), &inits).await;
     let mut remote = Vec::new();
     for _ in 0..inits.len() {
-        remote.push(next_channel(&pair.b_events).await);
+        remote.push(next_channel(&mut pair.b_events).await);
     }
     for (label, init) in &inits {
         let r = remote
@@ -87,11 +87,8 @@ pub async fn negotiated_channels() {
         a.create_data_channel("dup", init.clone()).await,
         Err(unipeer::Error::DuplicateChannelId(7))
     ));
-    let offer = a.create_offer().await.unwrap();
-    let answer = b.accept_offer(offer).await.unwrap();
-    a.accept_answer(answer).await.unwrap();
-    crate::forward_candidates(&a.events(), &b).await;
-    crate::forward_candidates(&b.events(), &a).await;
+    let (mut ae, mut be) = (crate::Events::of(&a), crate::Events::of(&b));
+    crate::connect(&a, &mut ae, &b, &mut be).await;
     within(STEP, "a open", ca.wait_open()).await.unwrap();
     within(STEP, "b open", cb.wait_open()).await.unwrap();
     ca.send_text("ping").await.unwrap();
@@ -104,7 +101,7 @@ pub async fn negotiated_channels() {
         within(STEP, "pong", ca.recv()).await,
         Some(Message::Text("pong".into()))
     );
-    while let Some(e) = b.events().try_next_event() {
+    for e in be.take_ready() {
         assert!(
             !matches!(e, unipeer::PeerEvent::DataChannel(_)),
             "negotiated is not announced"
@@ -119,10 +116,10 @@ pub async fn sixteen_channels() {
         .iter()
         .map(|l| (l.as_str(), DataChannelInit::default()))
         .collect();
-    let (pair, local) = Pair::negotiate(loopback(), loopback(), &inits).await;
+    let (mut pair, local) = Pair::negotiate(loopback(), loopback(), &inits).await;
     let mut remote = Vec::new();
     for _ in 0..16 {
-        remote.push(next_channel(&pair.b_events).await);
+        remote.push(next_channel(&mut pair.b_events).await);
     }
     for l in &local {
         within(STEP, "open", l.wait_open()).await.unwrap();

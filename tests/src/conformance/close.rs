@@ -11,9 +11,9 @@ pub async fn close_from_either_side() {
         ("one", DataChannelInit::default()),
         ("two", DataChannelInit::default()),
     ];
-    let (pair, local) = Pair::negotiate(loopback(), loopback(), &inits).await;
-    let r1 = next_channel(&pair.b_events).await;
-    let r2 = next_channel(&pair.b_events).await;
+    let (mut pair, local) = Pair::negotiate(loopback(), loopback(), &inits).await;
+    let r1 = next_channel(&mut pair.b_events).await;
+    let r2 = next_channel(&mut pair.b_events).await;
     let (l1, l2) = (&local[0], &local[1]);
     let (r1, r2) = if r1.label() == "one" {
         (r1, r2)

@@ -1,6 +1,6 @@
 use unipeer::{ConnectionState, DataChannelInit, DataChannelState, PeerEvent};
 
-use crate::{loopback, next_channel, wait_for, within, Pair, STEP};
+use crate::{loopback, next_channel, wait_for, within, Events, Pair, STEP};
 
 /// Two peers connect; both see `Connected`, the channel opens on both ends with its label,
 /// and trickled candidates carry the real mid and m-line index.
@@ -17,28 +17,27 @@ pub async fn connect() {
     let answer = b.accept_offer(offer).await.unwrap();
     a.accept_answer(answer).await.unwrap();
 
-    let (mut ae, mut be) = (a.events(), b.events());
-    for (events, to) in [(&ae, &b), (&be, &a)] {
+    let (mut ae, mut be) = (Events::of(&a), Events::of(&b));
+    for (events, to) in [(&mut ae, &b), (&mut be, &a)] {
         let mut seen = 0;
         loop {
-            match within(STEP, "candidates", events.next_event())
-                .await
-                .unwrap()
-            {
-                PeerEvent::LocalCandidate(c) => {
-                    assert!(c.candidate.starts_with("candidate:"), "{}", c.candidate);
-                    assert_eq!(c.sdp_mid.as_deref(), Some(offer_mids[0].as_str()));
-                    assert_eq!(c.sdp_m_line_index, Some(0));
-                    to.add_ice_candidate(c).await.unwrap();
-                    seen += 1;
-                }
-                PeerEvent::EndOfCandidates => break,
-                _ => {}
-            }
+            let next = events
+                .find(STEP, "candidates", |e| match e {
+                    PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
+                    PeerEvent::EndOfCandidates => Some(None),
+                    _ => None,
+                })
+                .await;
+            let Some(c) = next else { break };
+            assert!(c.candidate.starts_with("candidate:"), "{}", c.candidate);
+            assert_eq!(c.sdp_mid.as_deref(), Some(offer_mids[0].as_str()));
+            assert_eq!(c.sdp_m_line_index, Some(0));
+            to.add_ice_candidate(c).await.unwrap();
+            seen += 1;
         }
         assert!(seen >= 1, "at least one host candidate trickles");
     }
-    let remote = next_channel(&be).await;
+    let remote = next_channel(&mut be).await;
     assert_eq!(remote.label(), "hello");
     within(STEP, "open", ch.wait_open()).await.unwrap();
     assert_eq!(ch.state(), DataChannelState::Open);
@@ -65,14 +64,14 @@ pub async fn connect() {
 
 /// A channel created on a connected peer opens at once, without a new offer.
 pub async fn channel_after_connect_needs_no_renegotiation() {
-    let (pair, first, _remote_first) =
+    let (mut pair, first, _remote_first) =
         Pair::with_channel("first", DataChannelInit::default()).await;
     let late = pair
         .a
         .create_data_channel("late", DataChannelInit::default())
         .await
         .unwrap();
-    let remote = next_channel(&pair.b_events).await;
+    let remote = next_channel(&mut pair.b_events).await;
     assert_eq!(remote.label(), "late");
     within(STEP, "late channel open", late.wait_open())
         .await
@@ -88,7 +87,7 @@ pub async fn channel_after_connect_needs_no_renegotiation() {
         .create_data_channel("from-b", DataChannelInit::default())
         .await
         .unwrap();
-    let at_a = next_channel(&pair.a_events).await;
+    let at_a = next_channel(&mut pair.a_events).await;
     assert_eq!(at_a.label(), "from-b");
     within(STEP, "from-b open", from_b.wait_open())
         .await

@@ -1,6 +1,6 @@
 use unipeer::{DataChannelInit, Error, IceCandidate, SessionDescription};
 
-use crate::{forward_candidates, loopback, next_channel, within, STEP};
+use crate::{forward_candidates, loopback, next_channel, within, Events, STEP};
 
 /// Malformed descriptions give typed errors and lose nothing: the same peers still
 /// connect afterwards.
@@ -48,9 +48,10 @@ pub async fn malformed_sdp_gives_errors_and_loses_nothing() {
         Err(Error::InvalidSdp(_))
     ));
     a.accept_answer(answer).await.unwrap();
-    forward_candidates(&a.events(), &b).await;
-    forward_candidates(&b.events(), &a).await;
-    let remote = next_channel(&b.events()).await;
+    let (mut ae, mut be) = (Events::of(&a), Events::of(&b));
+    forward_candidates(&mut ae, &b).await;
+    forward_candidates(&mut be, &a).await;
+    let remote = next_channel(&mut be).await;
     within(STEP, "open", ch.wait_open()).await.unwrap();
     ch.send_text("ok").await.unwrap();
     assert!(within(STEP, "message", remote.recv()).await.is_some());

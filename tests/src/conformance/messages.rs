@@ -85,10 +85,10 @@ pub async fn message_of_256_kib() {
 pub async fn remote_max_message_size_is_honoured() {
     let mut small = loopback();
     small.data_channel.max_message_size = 64 * 1024;
-    let (pair, mut chans) =
+    let (mut pair, mut chans) =
         Pair::negotiate(loopback(), small, &[("m", DataChannelInit::default())]).await;
     let tx = chans.remove(0);
-    let rx = next_channel(&pair.b_events).await;
+    let rx = next_channel(&mut pair.b_events).await;
     within(STEP, "open", tx.wait_open()).await.unwrap();
     assert_eq!(tx.max_message_size(), 64 * 1024);
     assert!(matches!(
