@@ -230,6 +230,13 @@ impl Driver {
                         break;
                     }
                 }
+                // Acknowledgements just read free room in SCTP: refill it and send what
+                // str0m produced before reading the next batch.
+                if let Some(d) = guarded(&mut entry.session, |s| s.poll(now)).flatten() {
+                    schedule(&mut self.timers, entry, peer, d);
+                }
+                ep.send_all(entry.session.outbox().iter());
+                entry.session.outbox().clear();
             }
             if more {
                 self.ready.push(key);
@@ -331,11 +338,9 @@ impl Driver {
                 self.remove(peer);
                 continue;
             }
-            if deadline != entry.deadline {
-                entry.deadline = deadline;
-                if let Some(at) = deadline {
-                    self.timers.push(Reverse((at, peer)));
-                }
+            match deadline {
+                Some(at) => schedule(&mut self.timers, entry, peer, at),
+                None => entry.deadline = None,
             }
         }
     }
@@ -363,6 +368,19 @@ impl Driver {
         for peer in idle {
             self.remove(peer);
         }
+    }
+}
+
+/// Records the peer's next deadline; the heap keeps stale entries, skipped when popped.
+fn schedule(
+    timers: &mut BinaryHeap<Reverse<(Instant, PeerId)>>,
+    entry: &mut PeerEntry,
+    peer: PeerId,
+    at: Instant,
+) {
+    if entry.deadline != Some(at) {
+        entry.deadline = Some(at);
+        timers.push(Reverse((at, peer)));
     }
 }
 

@@ -2,6 +2,7 @@
 //! passed in as arguments (sans-I/O). The driver owns the sockets and the clock.
 
 mod channels;
+mod held;
 mod negotiation;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use channels::Channels;
 pub(crate) use channels::{
     config_of as channels_config, settings_of as channel_settings, SCTP_HARD_CAP,
 };
+use held::HeldDatagrams;
 use negotiation::Negotiation;
 
 /// State a peer handle reads without asking the driver.
@@ -95,6 +97,7 @@ pub(crate) struct Session {
     dead: bool,
     /// Datagrams str0m produced, waiting for the driver to send them.
     outbox: Vec<Transmit>,
+    held: HeldDatagrams,
 }
 
 impl Session {
@@ -114,6 +117,7 @@ impl Session {
             closing: false,
             dead: false,
             outbox: Vec::new(),
+            held: HeldDatagrams::default(),
         };
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
@@ -223,16 +227,40 @@ impl Session {
         if !self.rtc.accepts(&input) {
             debug!(
                 peer = self.id,
-                "dropped a datagram from an unvalidated address"
+                "held a datagram from a not yet validated address"
             );
+            self.held.hold(now, source, destination, data);
             return;
         }
         if let Err(e) = self.rtc.handle_input(input) {
             debug!(peer = self.id, error = %e, "str0m rejected a datagram");
         }
         // str0m must be drained after every input: its DTLS layer holds only a few
-        // records, and a burst fed without draining would be dropped.
-        let _ = self.poll(now);
+        // records, and a burst fed without draining would be dropped. Queued messages are
+        // moved into SCTP once per receive batch, in `poll`.
+        let _ = self.drain_output(now);
+        if !self.held.is_empty() {
+            self.retry_held(now);
+        }
+    }
+
+    /// Offers held datagrams to the ICE gate again; those still refused wait until they
+    /// are too old.
+    fn retry_held(&mut self, now: Instant) {
+        for h in self.held.take(now) {
+            let Ok(receive) = Receive::new(Protocol::Udp, h.source, h.destination, &h.data) else {
+                continue;
+            };
+            let input = Input::Receive(now, receive);
+            if self.rtc.accepts(&input) {
+                if let Err(e) = self.rtc.handle_input(input) {
+                    debug!(peer = self.id, error = %e, "str0m rejected a held datagram");
+                }
+                let _ = self.drain_output(now);
+            } else {
+                self.held.hold(h.at, h.source, h.destination, &h.data);
+            }
+        }
     }
 
     /// Datagrams to send, produced by the calls since the last take.

@@ -152,17 +152,21 @@ impl ChannelCore {
             return;
         }
         let mut cur = self.buffered.load(Ordering::Acquire);
-        loop {
+        let next = loop {
             let next = cur.saturating_sub(n);
             match self
                 .buffered
                 .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => break,
+                Ok(_) => break next,
                 Err(actual) => cur = actual,
             }
+        };
+        // Like the browser's bufferedamountlow: waiting senders are woken once the buffer
+        // is down to half the mark, not on every acknowledgement, to save wake-ups.
+        if next <= self.high_water_mark / 2 {
+            self.changed.notify(usize::MAX);
         }
-        self.changed.notify(usize::MAX);
     }
 
     /// The largest message the remote accepts.
@@ -183,6 +187,16 @@ impl ChannelCore {
     /// large, so messages above the mark still go). It fails at once for a closed channel
     /// or a message above the remote's maximum size.
     pub async fn admit(&self, len: usize) -> Result<()> {
+        // Fast path: an open channel with room needs no listener.
+        if self.state() == DataChannelState::Open {
+            let max = self.max_message_size();
+            if len > max {
+                return Err(Error::MessageTooLarge { size: len, max });
+            }
+            if self.try_reserve(len) {
+                return Ok(());
+            }
+        }
         loop {
             // Listen before checking, so a change between the check and the wait is not lost.
             let listener = self.changed.listen();
