@@ -17,6 +17,7 @@ mod command;
 mod driver;
 mod gather;
 mod peer;
+mod prebuilt;
 mod secure;
 mod session;
 

@@ -3,7 +3,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_channel::oneshot;
-use str0m::RtcConfig;
 use unipeer_core::{
     ChannelCore, ConnectionState, DataChannelInit, Error, EventQueue, EventStream, IceCandidate,
     PeerConfig, Result, SessionDescription,
@@ -12,7 +11,7 @@ use unipeer_core::{
 use crate::command::{Command, NewChannel, PeerId, Reply};
 use crate::driver::{self, DriverHandle};
 use crate::session::{channels_config, PeerShared, Session, SessionParts};
-use crate::{gather, secure, DataChannel};
+use crate::{gather, prebuilt, secure, DataChannel};
 
 /// A native peer handle; applications use `unipeer::Peer`.
 pub struct Peer {
@@ -36,18 +35,21 @@ impl Peer {
             local_addrs.push(socket.local_addr()?);
             sockets.push(socket);
         }
-        let max_message_size = u32::try_from(config.data_channel.max_message_size)
-            .map_err(|_| Error::InvalidConfig("max_message_size must fit in 32 bits".into()))?;
-        let rtc = RtcConfig::new()
-            .set_local_ice_credentials(secure::ice_credentials()?)
-            .set_sctp_max_message_size(max_message_size)
-            // The hard cap on a single message; the in-flight amount is kept lower.
-            .set_sctp_max_buffered_amount(
-                crate::session::SCTP_HARD_CAP.max(config.data_channel.max_message_size),
-            )
-            // Statistics are not used: they would wake every idle peer each second.
-            .set_stats_interval(None)
-            .build(Instant::now());
+        if u32::try_from(config.data_channel.max_message_size).is_err() {
+            return Err(Error::InvalidConfig(
+                "max_message_size must fit in 32 bits".into(),
+            ));
+        }
+        let creds = secure::ice_credentials()?;
+        let rtc = match prebuilt::take(&config.data_channel) {
+            Some(mut rtc) => {
+                rtc.direct_api().set_local_ice_credentials(creds);
+                rtc
+            }
+            None => prebuilt::config(&config.data_channel)
+                .set_local_ice_credentials(creds)
+                .build(Instant::now()),
+        };
         let id = driver.next_peer_id();
         let shared = Arc::new(PeerShared::new());
         let (events, stream) = EventQueue::new();

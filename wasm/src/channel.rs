@@ -12,9 +12,10 @@
 //!   half the mark, to batch wake-ups). Each waiter registers before it first checks, after
 //!   a sync, so when it waits the browser's amount is above the threshold and the crossing
 //!   that lets it go is guaranteed to fire. Without this, a message larger than half the
-//!   mark could wait forever.
+//!   mark could wait forever. With no sender waiting the threshold is 0, so the core learns
+//!   when everything went out and `buffered_amount()` returns to 0.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -53,6 +54,16 @@ struct ChannelInner {
     _listeners: [Listener; 4],
 }
 
+impl Drop for ChannelInner {
+    fn drop(&mut self) {
+        // The last handle went away with a close still waiting for the buffer to drain:
+        // nothing will hear the drain now, so close at once.
+        if self.shared.close_when_drained.replace(false) {
+            self.shared.dc.close();
+        }
+    }
+}
+
 /// What the JS callbacks and the peer reach; it owns no listener, so no cycle forms.
 pub(crate) struct Shared {
     pub(crate) core: Arc<ChannelCore>,
@@ -60,6 +71,8 @@ pub(crate) struct Shared {
     dc: sys::RtcDataChannel,
     /// Lengths of the messages whose `send` waits for room.
     waiting: RefCell<Vec<usize>>,
+    /// `close` was called while messages were still buffered (see `DataChannel::close`).
+    close_when_drained: Cell<bool>,
 }
 
 impl Shared {
@@ -73,10 +86,16 @@ impl Shared {
         }
     }
 
+    /// While senders wait: at most half the mark and at most `mark - longest waiting
+    /// message`. With no sender waiting: 0, so the core hears when everything is out and
+    /// `buffered_amount()` returns to 0.
     fn update_threshold(&self) {
         let hwm = self.core.high_water_mark();
-        let longest = self.waiting.borrow().iter().copied().max().unwrap_or(0);
-        let threshold = (hwm / 2).min(hwm.saturating_sub(longest));
+        let threshold = match self.waiting.borrow().iter().copied().max() {
+            _ if self.close_when_drained.get() => 0,
+            Some(longest) => (hwm / 2).min(hwm.saturating_sub(longest)),
+            None => 0,
+        };
         self.dc.set_buffered_amount_low_threshold(threshold as f64);
     }
 
@@ -148,6 +167,7 @@ impl DataChannel {
             queue,
             dc,
             waiting: RefCell::new(Vec::new()),
+            close_when_drained: Cell::new(false),
         });
         shared.update_threshold();
         match shared.dc.ready_state().as_str() {
@@ -178,7 +198,13 @@ impl DataChannel {
             s.queue.push(message);
         });
         let s = shared.clone();
-        let on_low = Listener::new(target, "bufferedamountlow", move |_| s.sync_buffered());
+        let on_low = Listener::new(target, "bufferedamountlow", move |_| {
+            s.sync_buffered();
+            if s.close_when_drained.get() && s.dc.buffered_amount() == 0.0 {
+                s.close_when_drained.set(false);
+                s.dc.close();
+            }
+        });
         let s = shared.clone();
         let on_close = Listener::new(target, "close", move |_| s.closed());
 
@@ -231,12 +257,22 @@ impl DataChannel {
     }
 
     /// Starts closing the channel; both sides see it closed once buffered messages are out.
+    ///
+    /// Chromium drops messages still in `bufferedAmount` when `RTCDataChannel.close()` is
+    /// called (measured: 2 of 3 times for a message sent just before), so the browser's
+    /// close is deferred until the buffer has drained (`bufferedamountlow` at threshold 0).
     pub fn close(&self) {
         let shared = &self.inner.shared;
-        if shared.core.state() != DataChannelState::Closed {
-            shared.core.set_state(DataChannelState::Closing);
+        if shared.core.state() == DataChannelState::Closed {
+            return;
         }
-        shared.dc.close();
+        shared.core.set_state(DataChannelState::Closing);
+        if shared.dc.buffered_amount() == 0.0 {
+            shared.dc.close();
+        } else {
+            shared.close_when_drained.set(true);
+            shared.update_threshold();
+        }
     }
 }
 

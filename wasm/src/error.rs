@@ -45,10 +45,11 @@ impl JsError {
         self.name == name
     }
 
-    /// The error for a failure with no more specific meaning.
+    /// The error for a failure with no more specific meaning. (A closed peer is refused
+    /// before the browser is asked: `InvalidStateError` here is a call out of order.)
     pub(crate) fn platform(self) -> Error {
-        if self.is("InvalidStateError") && self.text.contains("closed") {
-            Error::PeerClosed
+        if self.is("InvalidStateError") {
+            Error::InvalidState(self.text)
         } else {
             Error::Platform(self.text)
         }

@@ -1,8 +1,12 @@
 //! A JS event listener owned by a Rust value: registered on creation, removed on drop.
+//!
+//! (What `gloo-events` does, in the few lines this crate needs: no listener options, so
+//! the JS glue stays small.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gloo_events::EventListener;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use web_sys::{Event, EventTarget};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -15,7 +19,9 @@ pub fn live_listeners() -> usize {
 
 /// A registered listener; dropping it removes it from its target and frees its closure.
 pub(crate) struct Listener {
-    _inner: EventListener,
+    target: EventTarget,
+    event: &'static str,
+    callback: Closure<dyn FnMut(&Event)>,
 }
 
 impl Listener {
@@ -24,15 +30,25 @@ impl Listener {
         event: &'static str,
         callback: impl FnMut(&Event) + 'static,
     ) -> Self {
+        let callback = Closure::<dyn FnMut(&Event)>::new(callback);
+        // Adding a function listener does not throw.
+        let _ = target.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
         LIVE.fetch_add(1, Ordering::Relaxed);
         Self {
-            _inner: EventListener::new(target, event, callback),
+            target: target.clone(),
+            event,
+            callback,
         }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        let callback = self.callback.as_ref().unchecked_ref();
+        // Removing a listener does not throw either.
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.event, callback);
         LIVE.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -44,6 +44,9 @@ struct PeerInner {
     /// Every channel of this peer (to update its size limit, and close it with the peer).
     channels: RefCell<Vec<Weak<Shared>>>,
     closed: Cell<bool>,
+    /// Whether the DTLS transport is watched (see `watch_transport`).
+    watching: Cell<bool>,
+    me: Weak<PeerInner>,
     /// The last state reported as an event.
     reported: Cell<ConnectionState>,
     listeners: RefCell<Vec<Listener>>,
@@ -144,6 +147,8 @@ impl Peer {
                 remote_max_message_size: Cell::new(None),
                 channels: RefCell::new(Vec::new()),
                 closed: Cell::new(false),
+                watching: Cell::new(false),
+                me: weak.clone(),
                 reported: Cell::new(ConnectionState::New),
                 listeners: RefCell::new(vec![on_candidate, on_state, on_channel]),
             }
@@ -155,10 +160,18 @@ impl Peer {
     pub async fn create_offer(&self) -> Result<SessionDescription> {
         let p = &self.inner;
         p.check_open()?;
-        let offer = call(p.pc.create_offer()).await.map_err(JsError::platform)?;
+        let offer = call(p.pc.create_offer()).await.map_err(|e| p.fail(e))?;
+        let sdp = Reflect::get(&offer, &JsValue::from_str("sdp"))
+            .ok()
+            .and_then(|s| s.as_string());
+        if !sdp.is_some_and(|s| s.lines().any(|l| l.starts_with("m="))) {
+            return Err(Error::InvalidState(
+                "nothing to offer: create a data channel before create_offer".into(),
+            ));
+        }
         call(p.pc.set_local_description(&offer))
             .await
-            .map_err(JsError::platform)?;
+            .map_err(|e| p.fail(e))?;
         p.local_description(SdpType::Offer)
     }
 
@@ -170,12 +183,10 @@ impl Peer {
             return Err(Error::InvalidSdp("accept_offer was given an answer".into()));
         }
         p.set_remote(&offer).await?;
-        let answer = call(p.pc.create_answer())
-            .await
-            .map_err(JsError::platform)?;
+        let answer = call(p.pc.create_answer()).await.map_err(|e| p.fail(e))?;
         call(p.pc.set_local_description(&answer))
             .await
-            .map_err(JsError::platform)?;
+            .map_err(|e| p.fail(e))?;
         p.local_description(SdpType::Answer)
     }
 
@@ -186,6 +197,11 @@ impl Peer {
         if answer.kind != SdpType::Answer {
             return Err(Error::InvalidSdp("accept_answer was given an offer".into()));
         }
+        if p.pc.signaling_state() != "have-local-offer" {
+            return Err(Error::InvalidState(
+                "accept_answer needs a pending offer: call create_offer first".into(),
+            ));
+        }
         p.set_remote(&answer).await
     }
 
@@ -193,7 +209,7 @@ impl Peer {
     pub async fn add_ice_candidate(&self, candidate: IceCandidate) -> Result<()> {
         let p = &self.inner;
         p.check_open()?;
-        let line = candidate.candidate.trim();
+        let line = candidate.candidate.trim_ascii();
         let line = line.strip_prefix("a=").unwrap_or(line);
         let remote = p.pc.remote_description().map(|d| d.sdp());
         if line.is_empty() {
@@ -211,19 +227,18 @@ impl Peer {
                     .into(),
             ));
         };
-        if let Some(mid) = &candidate.sdp_mid {
-            if !SessionDescription::offer(remote)
-                .mids()
-                .iter()
-                .any(|m| m == mid)
-            {
-                return Err(Error::UnknownMid(mid.clone()));
+        let mids = SessionDescription::offer(remote).mids();
+        match (&candidate.sdp_mid, candidate.sdp_m_line_index) {
+            (Some(mid), _) if !mids.contains(mid) => return Err(Error::UnknownMid(mid.clone())),
+            (None, Some(i)) if usize::from(i) >= mids.len() => {
+                return Err(Error::UnknownMid(format!("m-line {i}")))
             }
+            _ => {}
         }
         let init = candidate_init(line, &candidate);
         call(p.pc.add_ice_candidate(&init)).await.map_err(|e| {
             if e.is("InvalidStateError") {
-                e.platform()
+                p.fail(e)
             } else {
                 Error::InvalidCandidate(e.text)
             }
@@ -240,6 +255,20 @@ impl Peer {
         let p = &self.inner;
         p.check_open()?;
         init.validate()?;
+        if let Some(id) = init.negotiated {
+            let in_use = p
+                .channels
+                .borrow()
+                .iter()
+                .filter_map(Weak::upgrade)
+                .any(|c| {
+                    c.core.id() == Some(id)
+                        && c.core.state() != unipeer_core::DataChannelState::Closed
+                });
+            if in_use {
+                return Err(Error::DuplicateChannelId(id));
+            }
+        }
         let o = Object::new();
         set(&o, "ordered", &JsValue::from_bool(init.ordered));
         if let Some(n) = init.max_retransmits {
@@ -282,6 +311,7 @@ impl Peer {
     /// `Closed`.
     pub async fn close(&self) {
         self.inner.shut_down();
+        self.inner.listeners.take();
     }
 }
 
@@ -308,6 +338,15 @@ fn candidate_init(line: &str, c: &IceCandidate) -> Object {
 }
 
 impl PeerInner {
+    /// A browser failure: `PeerClosed` if the peer closed meanwhile.
+    fn fail(&self, e: JsError) -> Error {
+        if self.closed.get() {
+            Error::PeerClosed
+        } else {
+            e.platform()
+        }
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.get() {
             Err(Error::PeerClosed)
@@ -333,12 +372,8 @@ impl PeerInner {
         call(self.pc.set_remote_description(&init))
             .await
             .map_err(|e| {
-                if e.is("InvalidStateError") {
-                    if self.closed.get() {
-                        Error::PeerClosed
-                    } else {
-                        Error::InvalidState(e.text)
-                    }
+                if self.closed.get() || e.is("InvalidStateError") {
+                    self.fail(e)
                 } else {
                     Error::InvalidSdp(e.text)
                 }
@@ -352,6 +387,7 @@ impl PeerInner {
             }
         }
         self.remote_max_message_size.set(Some(max));
+        self.watch_transport();
         self.channels.borrow_mut().retain(|c| match c.upgrade() {
             Some(c) => {
                 c.set_max_message_size(max);
@@ -372,7 +408,7 @@ impl PeerInner {
             .ok_or_else(|| Error::Platform("the browser set no local description".into()))?;
         let sdp: String = sdp
             .split_inclusive('\n')
-            .filter(|l| match l.trim_end().strip_prefix("a=") {
+            .filter(|l| match l.trim_ascii_end().strip_prefix("a=") {
                 Some(c) if c.starts_with("candidate:") => announced(&self.host_candidates, c),
                 _ => true,
             })
@@ -381,6 +417,29 @@ impl PeerInner {
             kind,
             sdp: limit_max_message_size(&sdp, self.local_max_message_size),
         })
+    }
+
+    /// Watches the DTLS transport under the data channels: the remote's close (its DTLS
+    /// close_notify) closes this peer. The browser's `connectionState` stays "connected"
+    /// then (and turns "failed" only ~15 s later), so this is what tells the remote's close.
+    fn watch_transport(&self) {
+        if self.watching.get() {
+            return;
+        }
+        let Some(sctp) = self.pc.sctp() else { return };
+        let dtls = sctp.transport();
+        self.watching.set(true);
+        let me = self.me.clone();
+        let d = dtls.clone();
+        let on_dtls = Listener::new(&dtls, "statechange", move |_| {
+            if d.state() == "closed" {
+                if let Some(p) = me.upgrade() {
+                    // Its listeners stay until the peer drops: this very one is running.
+                    p.shut_down();
+                }
+            }
+        });
+        self.listeners.borrow_mut().push(on_dtls);
     }
 
     fn adopt(&self, dc: sys::RtcDataChannel) -> DataChannel {
@@ -403,7 +462,6 @@ impl PeerInner {
                 c.closed();
             }
         }
-        self.listeners.take();
         if self.reported.replace(ConnectionState::Closed) != ConnectionState::Closed {
             self.events
                 .push(PeerEvent::ConnectionStateChange(ConnectionState::Closed));
@@ -417,46 +475,79 @@ impl PeerInner {
 /// candidates only on the chosen addresses, every other type (reflexive, relayed) always.
 fn announced(policy: &HostCandidates, candidate: &str) -> bool {
     // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type>
-    let fields: Vec<&str> = candidate.split_ascii_whitespace().collect();
-    if fields.get(7) != Some(&"host") {
+    let mut fields = candidate.split_ascii_whitespace();
+    let address = fields.nth(4);
+    if fields.nth(2) != Some("host") {
         return true;
     }
-    let Some(address) = fields.get(4) else {
-        return true;
-    };
-    let ip = address.parse::<std::net::IpAddr>().ok();
+    let Some(address) = address else { return true };
     match policy {
-        HostCandidates::Loopback => ip.is_some_and(|ip| ip.is_loopback()),
-        HostCandidates::Addresses(list) => ip.is_some_and(|ip| list.contains(&ip)),
+        // The browser writes addresses in their canonical form (RFC 5952 for IPv6), and a
+        // `.local` mDNS name is not loopback.
+        HostCandidates::Loopback => address.starts_with("127.") || address == "::1",
+        HostCandidates::Addresses(list) => list.iter().any(|ip| same_address(ip, address)),
         _ => true,
+    }
+}
+
+/// Whether `text` (an address in a candidate) is `ip`, without `IpAddr::from_str` (whose
+/// parser is a large part of a small wasm module).
+fn same_address(ip: &std::net::IpAddr, text: &str) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut octets = text.split('.').map(|o| o.parse::<u8>().ok());
+            v4.octets().iter().all(|&o| octets.next() == Some(Some(o))) && octets.next().is_none()
+        }
+        std::net::IpAddr::V6(v6) => {
+            let groups = |part: &str| -> Option<Vec<u16>> {
+                if part.is_empty() {
+                    return Some(Vec::new());
+                }
+                part.split(':')
+                    .map(|g| u16::from_str_radix(g, 16).ok())
+                    .collect()
+            };
+            let (head, tail, gap) = match text.as_bytes().windows(2).position(|w| w == b"::") {
+                Some(i) => (&text[..i], &text[i + 2..], true),
+                None => (text, "", false),
+            };
+            let (Some(mut all), Some(tail)) = (groups(head), groups(tail)) else {
+                return false;
+            };
+            match (gap, all.len() + tail.len()) {
+                // "::" stands for at least one group of zeros.
+                (true, n) if n <= 7 => all.resize(8 - tail.len(), 0),
+                (false, 8) => {}
+                _ => return false,
+            }
+            all.extend(tail);
+            all == v6.segments()
+        }
     }
 }
 
 /// Lowers the SDP's `a=max-message-size` to `limit` (never raises it: the browser receives
 /// no more than it advertised).
 fn limit_max_message_size(sdp: &str, limit: usize) -> String {
-    let mut out = String::with_capacity(sdp.len() + 32);
-    let mut seen = false;
-    for line in sdp.split_inclusive('\n') {
-        let body = line.trim_end();
-        if let Some(v) = body.strip_prefix("a=max-message-size:") {
-            seen = true;
-            let current = match v.trim().parse::<u64>() {
-                Ok(0) | Err(_) => usize::MAX,
-                Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-            };
-            if limit < current {
-                out.push_str(&format!("a=max-message-size:{limit}\r\n"));
-                continue;
+    let line = format!("a=max-message-size:{limit}\r\n");
+    // No line means 65536: then say a lower limit after the SCTP port.
+    let absent = !sdp.lines().any(|l| l.starts_with("a=max-message-size:"));
+    let mut out = String::with_capacity(sdp.len() + line.len());
+    for l in sdp.split_inclusive('\n') {
+        match l.trim_ascii_end().strip_prefix("a=max-message-size:") {
+            Some(v) => {
+                let current = match v.trim_ascii().parse::<u64>() {
+                    Ok(0) | Err(_) => usize::MAX,
+                    Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+                };
+                out.push_str(if limit < current { &line } else { l });
             }
-        }
-        out.push_str(line);
-    }
-    if !seen && limit < 65_536 {
-        // No line means 65536; say the lower limit after the SCTP port.
-        if let Some(i) = out.find("a=sctp-port:") {
-            let end = out[i..].find('\n').map_or(out.len(), |e| i + e + 1);
-            out.insert_str(end, &format!("a=max-message-size:{limit}\r\n"));
+            None => {
+                out.push_str(l);
+                if absent && limit < 65_536 && l.starts_with("a=sctp-port:") {
+                    out.push_str(&line);
+                }
+            }
         }
     }
     out

@@ -47,6 +47,9 @@ extern "C" {
     #[wasm_bindgen(method, getter, js_name = connectionState)]
     pub fn connection_state(this: &RtcPeerConnection) -> String;
 
+    #[wasm_bindgen(method, getter, js_name = signalingState)]
+    pub fn signaling_state(this: &RtcPeerConnection) -> String;
+
     #[wasm_bindgen(method, getter, js_name = localDescription)]
     pub fn local_description(this: &RtcPeerConnection) -> Option<RtcSessionDescription>;
 
@@ -71,9 +74,21 @@ extern "C" {
     #[wasm_bindgen(js_name = RTCSctpTransport)]
     pub type RtcSctpTransport;
 
+    /// The `RTCDtlsTransport` under the SCTP association.
+    #[wasm_bindgen(method, getter)]
+    pub fn transport(this: &RtcSctpTransport) -> RtcDtlsTransport;
+
     /// `Infinity` when unlimited.
     #[wasm_bindgen(method, getter, js_name = maxMessageSize)]
     pub fn max_message_size(this: &RtcSctpTransport) -> f64;
+
+    /// `RTCDtlsTransport`.
+    #[wasm_bindgen(extends = EventTarget, js_name = RTCDtlsTransport)]
+    #[derive(Clone)]
+    pub type RtcDtlsTransport;
+
+    #[wasm_bindgen(method, getter)]
+    pub fn state(this: &RtcDtlsTransport) -> String;
 
     /// `RTCPeerConnectionIceEvent`.
     #[wasm_bindgen(extends = Event, js_name = RTCPeerConnectionIceEvent)]

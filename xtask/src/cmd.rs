@@ -77,6 +77,17 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// A program from `cargo install`: on PATH, else in `$CARGO_HOME/bin` (`~/.cargo/bin`).
+pub fn cargo_bin(program: &str) -> Option<PathBuf> {
+    which(program).or_else(|| {
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))?;
+        let path = cargo_home.join("bin").join(program);
+        path.is_file().then_some(path)
+    })
+}
+
 /// A command as a shell line, with the environment it sets, for echoing.
 pub fn display(cmd: &Command) -> String {
     let mut words = Vec::new();
@@ -127,6 +138,21 @@ mod tests {
             display(&cmd),
             r"RUSTC_BOOTSTRAP=1 cargo clippy -- -D warnings 'it'\''s'"
         );
+    }
+
+    #[test]
+    fn timeout_kills_a_hanging_command() {
+        let mut sleep = Command::new("sleep");
+        sleep.arg("10");
+        let started = Instant::now();
+        assert!(run_with_timeout(&mut sleep, Duration::from_millis(200))
+            .unwrap()
+            .is_none());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let mut quick = Command::new("true");
+        assert!(run_with_timeout(&mut quick, Duration::from_secs(5))
+            .unwrap()
+            .is_some_and(|s| s.success()));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use anyhow::{bail, Context, Result};
 pub struct Package {
     pub name: String,
     pub version: String,
+    /// `None` for the workspace's own packages (they have no `source` line).
+    pub source: Option<String>,
     /// Dependency names, without the version or source suffix cargo adds
     /// when a name is ambiguous (`"wasm-bindgen 0.2.130"` becomes `wasm-bindgen`).
     pub dependencies: Vec<String>,
@@ -34,6 +36,7 @@ impl Lockfile {
             let mut package = Package {
                 name: String::new(),
                 version: String::new(),
+                source: None,
                 dependencies: Vec::new(),
             };
             let mut in_dependencies = false;
@@ -49,6 +52,8 @@ impl Lockfile {
                     package.name = unquote(value).unwrap_or_default().to_string();
                 } else if let Some(value) = line.strip_prefix("version = ") {
                     package.version = unquote(value).unwrap_or_default().to_string();
+                } else if let Some(value) = line.strip_prefix("source = ") {
+                    package.source = unquote(value).map(str::to_string);
                 } else if line.starts_with("dependencies = [") {
                     in_dependencies = !line.ends_with(']');
                 } else if line.starts_with('[') {
@@ -59,10 +64,6 @@ impl Lockfile {
             packages.push(package);
         }
         Lockfile { packages }
-    }
-
-    pub fn package(&self, name: &str) -> Option<&Package> {
-        self.packages.iter().find(|p| p.name == name)
     }
 
     /// The one version of `name` in the lock file, if it is there.
@@ -84,10 +85,16 @@ impl Lockfile {
         }
     }
 
-    /// Whether package `name` depends directly on `dependency`.
-    pub fn depends_on(&self, name: &str, dependency: &str) -> bool {
-        self.package(name)
-            .is_some_and(|p| p.dependencies.iter().any(|d| d == dependency))
+    /// The workspace's own packages that depend directly on `dependency`, sorted by name.
+    pub fn local_dependents(&self, dependency: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .packages
+            .iter()
+            .filter(|p| p.source.is_none() && p.dependencies.iter().any(|d| d == dependency))
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
     }
 }
 
@@ -116,7 +123,9 @@ name = "wasm-bindgen"
 version = "0.2.130"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 checksum = "00"
-dependencies = ["cfg-if"]
+dependencies = [
+ "cfg-if",
+]
 
 [[package]]
 name = "wasm-bindgen-test"
@@ -132,9 +141,13 @@ version = "0.3.80"
             Some("0.2.130")
         );
         assert_eq!(lock.single_version("js-sys").unwrap(), None);
-        assert!(lock.depends_on("unipeer-tests", "wasm-bindgen-test"));
-        assert!(lock.depends_on("unipeer-tests", "wasm-bindgen"));
-        assert!(!lock.depends_on("wasm-bindgen", "wasm-bindgen-test"));
+        assert_eq!(
+            lock.local_dependents("wasm-bindgen-test"),
+            ["unipeer-tests"]
+        );
+        assert_eq!(lock.local_dependents("wasm-bindgen"), ["unipeer-tests"]);
+        // wasm-bindgen comes from the registry: not one of ours.
+        assert!(lock.local_dependents("cfg-if").is_empty());
     }
 
     #[test]

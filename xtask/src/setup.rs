@@ -27,7 +27,8 @@ const DEBIAN_WASM_APT: &[&str] = &[
 ];
 
 /// Headless browser tests: /usr/bin/chromium and /usr/bin/chromedriver.
-const BROWSER_APT: &[&str] = &["chromium", "chromium-driver"];
+// iproute2: the mDNS browser test runs in a network namespace of its own.
+const BROWSER_APT: &[&str] = &["chromium", "chromium-driver", "iproute2"];
 
 /// How long `rustup target add` may try before we fall back to Debian's toolchain
 /// (on a machine that cannot reach rustup's server it fails or hangs).
@@ -171,7 +172,8 @@ fn debian_toolchain() -> Result<()> {
 fn browser_tests(version: &str) -> Result<()> {
     apt_install(BROWSER_APT)?;
     let wanted = format!("wasm-bindgen-test-runner {version}");
-    let installed = cmd::output(Command::new("wasm-bindgen-test-runner").arg("--version"));
+    let installed = cmd::cargo_bin("wasm-bindgen-test-runner")
+        .and_then(|runner| cmd::output(Command::new(runner).arg("--version")));
     if installed.as_deref().map(str::trim) == Some(wanted.as_str()) {
         return Ok(());
     }
@@ -222,9 +224,9 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
         );
     }
     if !APT_UPDATED.swap(true, Ordering::SeqCst) {
-        cmd::run(apt()?.arg("update"))?;
+        cmd::run(apt()?.args(["update", "-q"]))?;
     }
-    cmd::run(apt()?.args(["install", "-y"]).args(&missing))
+    cmd::run(apt()?.args(["install", "-y", "-q"]).args(&missing))
         .with_context(|| format!("installing Debian packages {}", missing.join(" ")))
 }
 

@@ -24,9 +24,6 @@ const PARTS: &[(&str, Part)] = &[
 /// The crates that must build for the browser.
 const WASM_PACKAGES: &[&str] = &["-p", "unipeer", "-p", "unipeer-wasm", "-p", "unipeer-core"];
 
-/// The conformance suite's package.
-const TESTS_PACKAGE: &str = "unipeer-tests";
-
 pub fn run(args: &[String]) -> Result<()> {
     let mut selected: Vec<(&str, Part)> = Vec::new();
     for arg in args {
@@ -94,7 +91,10 @@ fn native() -> Result<String> {
             "warnings",
         ]),
     );
-    steps.run("cargo test", &mut cargo(&["test", "--workspace"]));
+    steps.run(
+        "cargo test",
+        &mut cargo(&["test", "--workspace", "--no-fail-fast"]),
+    );
     steps.finish()
 }
 
@@ -112,21 +112,50 @@ fn wasm() -> Result<String> {
         "wasm32 build",
         wasm::cargo(toolchain, "build").args(WASM_PACKAGES),
     );
+    // Every workspace package with wasm-bindgen-test tests: the browser backend's own
+    // tests (unipeer-wasm) and the conformance suite (unipeer-tests).
     let lock = Lockfile::read(&cmd::root())?;
-    if lock.depends_on(TESTS_PACKAGE, "wasm-bindgen-test") {
-        match wasm::cargo_test_in_chromium(toolchain, Mdns::Off) {
-            Ok(mut test) => steps.run(
-                "conformance suite in Chromium (mDNS off)",
-                test.args(["-p", TESTS_PACKAGE]),
-            ),
-            Err(err) => steps.fail("conformance suite in Chromium (mDNS off)", err),
-        }
+    let packages = lock.local_dependents("wasm-bindgen-test");
+    if packages.is_empty() {
+        steps.note("browser tests: no package depends on wasm-bindgen-test yet".into());
     } else {
-        steps.note(format!(
-            "browser tests not run: package {TESTS_PACKAGE} does not depend on wasm-bindgen-test yet"
-        ));
+        let what = format!(
+            "browser tests in Chromium, mDNS off ({})",
+            packages.join(", ")
+        );
+        match wasm::cargo_test_in_chromium(toolchain, Mdns::Off) {
+            Ok(mut test) => {
+                test.arg("--no-fail-fast");
+                for package in &packages {
+                    test.args(["-p", package]);
+                }
+                steps.run(&what, &mut test);
+            }
+            Err(err) => steps.fail(&what, err),
+        }
+        mdns_run(toolchain, &mut steps);
     }
     steps.finish()
+}
+
+/// The browser backend with Chromium's default mDNS (`.local`) host candidates, in a
+/// network namespace of its own (see wasm/README.md for why).
+fn mdns_run(toolchain: wasm::Toolchain, steps: &mut Steps) {
+    const TEST: [&str; 4] = ["-p", "unipeer-wasm", "--test", "mdns"];
+    steps.run(
+        "build the mDNS browser test",
+        wasm::cargo(toolchain, "test").args(TEST).arg("--no-run"),
+    );
+    let what = "browser test in Chromium, default mDNS candidates, own network namespace";
+    match wasm::cargo_test_in_chromium(toolchain, Mdns::On) {
+        Ok(mut test) => {
+            test.arg("--offline")
+                .args(TEST)
+                .args(["--", "--include-ignored"]);
+            steps.run(what, &mut wasm::in_mdns_namespace(&test));
+        }
+        Err(err) => steps.fail(what, err),
+    }
 }
 
 fn interop() -> Result<String> {

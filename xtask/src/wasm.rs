@@ -57,7 +57,6 @@ pub fn cargo(toolchain: Toolchain, subcommand: &str) -> Command {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mdns {
     /// Chromium's default: host candidates are random `<uuid>.local` names.
-    #[allow(dead_code)] // for the coming run with Chromium's default mDNS candidates
     On,
     /// `--disable-features=WebRtcHideLocalIpsWithMdns`: host candidates carry IP addresses.
     Off,
@@ -80,10 +79,9 @@ pub fn chromium_args(mdns: Mdns, user_data_dir: Option<&Path>) -> Vec<String> {
         "--headless=new",
         "--no-sandbox", // we run as root
         "--allow-loopback-in-peer-connection",
-        // Grant media permission without a prompt: without it Chromium may gather no
-        // host candidates where there is no default route.
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
+        // The leak test collects garbage between peers: Chromium refuses a 501st live
+        // RTCPeerConnection.
+        "--js-flags=--expose-gc",
         // The machine's network is closed: keep Chromium from calling home.
         "--disable-background-networking",
         "--disable-component-update",
@@ -95,6 +93,11 @@ pub fn chromium_args(mdns: Mdns, user_data_dir: Option<&Path>) -> Vec<String> {
     .to_vec();
     if mdns == Mdns::Off {
         args.push("--disable-features=WebRtcHideLocalIpsWithMdns".into());
+        // Grant media permission without a prompt: without it Chromium may gather no
+        // host candidates where there is no default route. (A media permission also
+        // turns mDNS hiding off, so the mDNS run goes without.)
+        args.push("--use-fake-ui-for-media-stream".into());
+        args.push("--use-fake-device-for-media-stream".into());
     }
     if let Some(dir) = user_data_dir {
         args.push(format!("--user-data-dir={}", dir.display()));
@@ -124,7 +127,7 @@ pub fn write_webdriver_json(mdns: Mdns) -> Result<PathBuf> {
 /// `cargo test` for wasm32 in headless Chromium through wasm-bindgen-test-runner.
 pub fn cargo_test_in_chromium(toolchain: Toolchain, mdns: Mdns) -> Result<Command> {
     let webdriver_json = write_webdriver_json(mdns)?;
-    let runner = cmd::which("wasm-bindgen-test-runner")
+    let runner = cmd::cargo_bin("wasm-bindgen-test-runner")
         .context("wasm-bindgen-test-runner is not on PATH: run `cargo xtask setup wasm`")?;
     let mut command = cargo(toolchain, "test");
     command
@@ -150,6 +153,31 @@ fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `inner`, run in a new network namespace holding loopback and one veth with a default
+/// route: Chromium then has a real interface to hide behind an mDNS `.local` name, and its
+/// multicast stays inside the namespace. The namespace has no registry access, so build
+/// before and run cargo `--offline`.
+pub fn in_mdns_namespace(inner: &Command) -> Command {
+    const SETUP: &str = "set -e
+ip link set lo up
+ip link add d0 type veth peer name d1
+ip link set d1 up
+ip addr add 198.18.0.1/24 dev d0
+ip link set d0 multicast on up
+ip route add default via 198.18.0.254 dev d0
+exec \"$@\"";
+    let mut command = Command::new("unshare");
+    command.args(["-n", "sh", "-c", SETUP, "sh"]);
+    command.arg(inner.get_program()).args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => command.env(key, v),
+            None => command.env_remove(key),
+        };
+    }
+    command
 }
 
 #[cfg(test)]

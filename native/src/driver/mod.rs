@@ -88,6 +88,7 @@ pub(crate) fn global() -> Result<Arc<DriverHandle>> {
 }
 
 fn start() -> Result<Arc<DriverHandle>> {
+    crate::prebuilt::warm_up();
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
     let shared = Arc::new(Shared {
@@ -109,6 +110,7 @@ fn start() -> Result<Arc<DriverHandle>> {
         endpoints: Slab::new(),
         timers: BinaryHeap::new(),
         bufs: RecvBuffers::new(),
+        scratch: Vec::new(),
         ready: Vec::new(),
         dirty: Vec::new(),
     };
@@ -134,6 +136,8 @@ struct Driver {
     endpoints: Slab<Endpoint>,
     timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
     bufs: RecvBuffers,
+    /// Where GSO batches are assembled.
+    scratch: Vec<u8>,
     /// Sockets with datagrams still waiting (their turn ended before `WouldBlock`).
     ready: Vec<usize>,
     dirty: Vec<PeerId>,
@@ -235,8 +239,9 @@ impl Driver {
                 if let Some(d) = guarded(&mut entry.session, |s| s.poll(now)).flatten() {
                     schedule(&mut self.timers, entry, peer, d);
                 }
-                ep.send_all(entry.session.outbox().iter());
-                entry.session.outbox().clear();
+                let outbox = entry.session.outbox();
+                ep.send_all(&mut self.scratch, outbox.iter());
+                outbox.clear();
             }
             if more {
                 self.ready.push(key);
@@ -330,7 +335,10 @@ impl Driver {
             for k in &entry.endpoints {
                 if let Some(ep) = self.endpoints.get_mut(*k) {
                     let local = ep.local();
-                    ep.send_all(outbox.iter().filter(|t| t.source == local));
+                    ep.send_all(
+                        &mut self.scratch,
+                        outbox.iter().filter(|t| t.source == local),
+                    );
                 }
             }
             outbox.clear();

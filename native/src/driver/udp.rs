@@ -36,7 +36,6 @@ pub(super) struct Endpoint {
     state: UdpSocketState,
     pub(super) peer: PeerId,
     local: SocketAddr,
-    scratch: Vec<u8>,
 }
 
 impl Endpoint {
@@ -59,7 +58,6 @@ impl Endpoint {
             state,
             peer,
             local,
-            scratch: Vec::new(),
         })
     }
 
@@ -97,41 +95,52 @@ impl Endpoint {
         Ok(true)
     }
 
-    /// Sends datagrams, coalescing runs to one destination into GSO batches.
-    pub(super) fn send_all<'a>(&mut self, transmits: impl Iterator<Item = &'a Transmit>) {
+    /// Sends datagrams, coalescing runs to one destination into GSO batches assembled in
+    /// `scratch` (the driver's, shared by every socket so no peer keeps a large buffer).
+    pub(super) fn send_all<'a>(
+        &self,
+        scratch: &mut Vec<u8>,
+        transmits: impl Iterator<Item = &'a Transmit>,
+    ) {
         let max = self.state.max_gso_segments().max(1);
         let mut dest: Option<SocketAddr> = None;
         let mut segment = 0;
         let mut count = 0;
         // A shorter segment ends a GSO batch: only the last may be short.
         let mut short = false;
-        self.scratch.clear();
+        scratch.clear();
         for t in transmits {
             let len = t.contents.len();
             let joins = dest == Some(t.destination) && count < max && !short && len <= segment;
             if !joins {
-                self.flush_batch(dest, segment, count);
+                self.flush_batch(scratch, dest, segment, count);
                 dest = Some(t.destination);
                 segment = len;
                 count = 0;
                 short = false;
             }
             short |= len < segment;
-            self.scratch.extend_from_slice(&t.contents);
+            scratch.extend_from_slice(&t.contents);
             count += 1;
         }
-        self.flush_batch(dest, segment, count);
+        self.flush_batch(scratch, dest, segment, count);
     }
 
-    fn flush_batch(&mut self, dest: Option<SocketAddr>, segment: usize, count: usize) {
+    fn flush_batch(
+        &self,
+        scratch: &mut Vec<u8>,
+        dest: Option<SocketAddr>,
+        segment: usize,
+        count: usize,
+    ) {
         let Some(destination) = dest else { return };
-        if self.scratch.is_empty() {
+        if scratch.is_empty() {
             return;
         }
         let transmit = UdpTransmit {
             destination,
             ecn: None,
-            contents: &self.scratch,
+            contents: scratch,
             segment_size: (count > 1).then_some(segment),
             src_ip: None,
         };
@@ -140,6 +149,6 @@ impl Endpoint {
         if let Err(e) = self.state.try_send((&self.socket).into(), &transmit) {
             debug!(error = %e, "send failed; datagrams dropped");
         }
-        self.scratch.clear();
+        scratch.clear();
     }
 }

@@ -25,6 +25,9 @@ pub(crate) use channels::{
 use held::HeldDatagrams;
 use negotiation::Negotiation;
 
+/// Outbox capacity kept between bursts (a connected idle peer sends a few keepalives).
+const OUTBOX_KEEP: usize = 8;
+
 /// State a peer handle reads without asking the driver.
 #[derive(Debug)]
 pub(crate) struct PeerShared {
@@ -265,6 +268,10 @@ impl Session {
 
     /// Datagrams to send, produced by the calls since the last take.
     pub(crate) fn outbox(&mut self) -> &mut Vec<Transmit> {
+        // After a burst the queue would keep its peak capacity for the life of the peer.
+        if self.outbox.is_empty() && self.outbox.capacity() > OUTBOX_KEEP {
+            self.outbox.shrink_to(OUTBOX_KEEP);
+        }
         &mut self.outbox
     }
 

@@ -7,6 +7,12 @@
 //! Phases (same order in every bench): warm-up pair, memory (100 connected pairs), connect
 //! (20 runs), throughput (16 KiB and 64 KiB messages, 256 MiB each), RTT (64-byte ping-pong).
 //! Prints one JSON object on stdout; progress goes to stderr.
+//!
+//! Throughput uses back-pressure the way webrtc-rs's own flow-control example does (pause on
+//! `OnBufferedAmountHigh` at 1 MiB, resume on `OnBufferedAmountLow` at 512 KiB). For
+//! experiments: `WEBRTC_RS_FLOW=limit` uses the blocking `send` with
+//! `with_data_channel_send_buffer_limit` instead (`WEBRTC_RS_SEND_LIMIT` bytes, default 1 MiB),
+//! and `WEBRTC_RS_THROUGHPUT_ONLY=1` runs only the throughput phase.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use bytes::BytesMut;
+use futures::FutureExt;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
@@ -32,6 +39,7 @@ const RSS_BATCH: usize = 10;
 
 /// Set when any peer gathered a non-loopback candidate; the run then fails.
 static NON_LOOPBACK: AtomicBool = AtomicBool::new(false);
+static LOGGED_CANDIDATE: AtomicBool = AtomicBool::new(false);
 
 struct Handler {
     candidates: UnboundedSender<RTCIceCandidateInit>,
@@ -42,9 +50,18 @@ struct Handler {
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
         if !is_loopback(&event.candidate.address) {
-            eprintln!("webrtc-rs: dropping NON-LOOPBACK candidate {}", event.candidate.address);
+            eprintln!(
+                "webrtc-rs: dropping NON-LOOPBACK candidate {}",
+                event.candidate.address
+            );
             NON_LOOPBACK.store(true, Ordering::SeqCst);
             return;
+        }
+        if !LOGGED_CANDIDATE.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "webrtc-rs: first local candidate: {} {}:{}",
+                event.candidate.typ, event.candidate.address, event.candidate.port
+            );
         }
         if let Ok(init) = event.candidate.to_json() {
             let _ = self.candidates.send(init);
@@ -77,13 +94,20 @@ async fn peer(send_limit: Option<usize>) -> Result<Peer> {
     let mut builder = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_setting_engine(settings)
-        .with_handler(Arc::new(Handler { candidates: cand_tx, channels: chan_tx }))
+        .with_handler(Arc::new(Handler {
+            candidates: cand_tx,
+            channels: chan_tx,
+        }))
         .with_udp_addrs(vec!["127.0.0.1:0".to_string()]);
     if let Some(limit) = send_limit {
         builder = builder.with_data_channel_send_buffer_limit(limit);
     }
     let pc: Pc = Arc::new(builder.build().await?);
-    Ok(Peer { pc, candidates, channels })
+    Ok(Peer {
+        pc,
+        candidates,
+        channels,
+    })
 }
 
 struct Pair {
@@ -129,7 +153,7 @@ async fn wait_open(ch: &Arc<dyn DataChannel>) -> Result<()> {
 /// open on both sides. A reliable ordered channel (the default init).
 async fn connect(send_limit: Option<usize>) -> Result<Pair> {
     let a = peer(send_limit).await?;
-    let mut b = peer(send_limit).await?;
+    let b = peer(send_limit).await?;
     let ch_a = a.pc.create_data_channel("bench", None).await?;
     let offer = a.pc.create_offer(None).await?;
     a.pc.set_local_description(offer.clone()).await?;
@@ -137,11 +161,17 @@ async fn connect(send_limit: Option<usize>) -> Result<Pair> {
     let answer = b.pc.create_answer(None).await?;
     b.pc.set_local_description(answer.clone()).await?;
     a.pc.set_remote_description(answer).await?;
-    let tasks = vec![forward(a.candidates, b.pc.clone()), forward(b.candidates, a.pc.clone())];
+    let tasks = vec![
+        forward(a.candidates, b.pc.clone()),
+        forward(b.candidates, a.pc.clone()),
+    ];
     let mut b_channels = b.channels;
     let opened = timeout(CONNECT_TIMEOUT, async {
         let open_b = async {
-            let ch = b_channels.recv().await.context("no data channel announced")?;
+            let ch = b_channels
+                .recv()
+                .await
+                .context("no data channel announced")?;
             wait_open(&ch).await?;
             Ok::<_, anyhow::Error>(ch)
         };
@@ -156,7 +186,13 @@ async fn connect(send_limit: Option<usize>) -> Result<Pair> {
     if NON_LOOPBACK.load(Ordering::SeqCst) {
         bail!("a peer gathered a non-loopback candidate");
     }
-    Ok(Pair { a: a.pc, b: b.pc, ch_a, ch_b, tasks })
+    Ok(Pair {
+        a: a.pc,
+        b: b.pc,
+        ch_a,
+        ch_b,
+        tasks,
+    })
 }
 
 async fn phase_rss() -> Result<f64> {
@@ -173,7 +209,9 @@ async fn phase_rss() -> Result<f64> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_kib();
     let per_peer = (after as f64 - before as f64) / (2 * RSS_PAIRS) as f64;
-    eprintln!("webrtc-rs: rss {before} KiB -> {after} KiB with {RSS_PAIRS} pairs: {per_peer:.0} KiB/peer");
+    eprintln!(
+        "webrtc-rs: rss {before} KiB -> {after} KiB with {RSS_PAIRS} pairs: {per_peer:.0} KiB/peer"
+    );
     for p in pairs {
         p.close().await;
     }
@@ -215,16 +253,47 @@ fn send_limit() -> usize {
 }
 
 async fn phase_throughput(msg_size: usize) -> Result<f64> {
-    let pair = connect(Some(send_limit())).await?;
+    // Back-pressure the way webrtc-rs's flow-control example does it (buffered-amount
+    // events); `WEBRTC_RS_FLOW=limit` uses the blocking `send` with a send-buffer limit instead.
+    let by_events = std::env::var("WEBRTC_RS_FLOW").as_deref() != Ok("limit");
+    let pair = connect(if by_events { None } else { Some(send_limit()) }).await?;
     let count = THROUGHPUT_BYTES / msg_size;
-    // Keep the sender's event queue drained (buffered-amount events and the like).
-    let ch_a = pair.ch_a.clone();
-    let drain = tokio::spawn(async move { while ch_a.poll().await.is_some() {} });
     let ch_a = pair.ch_a.clone();
     let sender = tokio::spawn(async move {
         let buf = BytesMut::from(&vec![0xabu8; msg_size][..]);
-        for _ in 0..count {
-            ch_a.send(buf.clone()).await?;
+        if by_events {
+            // The browser way: pause on OnBufferedAmountHigh, resume on OnBufferedAmountLow.
+            ch_a.set_buffered_amount_low_threshold(512 * 1024).await?;
+            ch_a.set_buffered_amount_high_threshold(1024 * 1024).await?;
+            let mut paused = false;
+            for _ in 0..count {
+                ch_a.send(buf.clone()).await?;
+                while let Some(Some(ev)) = ch_a.poll().now_or_never() {
+                    match ev {
+                        DataChannelEvent::OnBufferedAmountHigh => paused = true,
+                        DataChannelEvent::OnBufferedAmountLow => paused = false,
+                        _ => {}
+                    }
+                }
+                while paused {
+                    match ch_a.poll().await {
+                        Some(DataChannelEvent::OnBufferedAmountLow) => paused = false,
+                        Some(_) => {}
+                        None => return Err(webrtc::error::Error::ErrDataChannelClosed),
+                    }
+                }
+            }
+            // Keep the event queue drained until the receiver is done.
+            while ch_a.poll().await.is_some() {}
+        } else {
+            // webrtc-rs's own back-pressure: `send` waits while the channel has more than
+            // the configured limit of unacknowledged bytes. Keep its event queue drained.
+            let events = ch_a.clone();
+            let drain = tokio::spawn(async move { while events.poll().await.is_some() {} });
+            for _ in 0..count {
+                ch_a.send(buf.clone()).await?;
+            }
+            let _ = drain.await;
         }
         Ok::<_, webrtc::error::Error>(())
     });
@@ -237,18 +306,30 @@ async fn phase_throughput(msg_size: usize) -> Result<f64> {
                     first.get_or_insert_with(Instant::now);
                     received += m.data.len();
                 }
-                Some(DataChannelEvent::OnClose) | None => bail!("channel closed after {received} bytes"),
+                Some(DataChannelEvent::OnClose) | None => {
+                    bail!("channel closed after {received} bytes")
+                }
                 Some(_) => {}
             }
         }
         Ok(first.expect("no message").elapsed())
     };
-    let elapsed = timeout(PHASE_TIMEOUT, receive).await.context("throughput phase timed out")??;
-    sender.await??;
-    drain.abort();
+    let mut sender = sender;
+    let elapsed = timeout(PHASE_TIMEOUT, async {
+        tokio::select! {
+            r = receive => r,
+            s = &mut sender => bail!("sender stopped early: {s:?}"),
+        }
+    })
+    .await
+    .context("throughput phase timed out")??;
+    sender.abort();
     pair.close().await;
     let mbs = mb_per_s(THROUGHPUT_BYTES, elapsed);
-    eprintln!("webrtc-rs: throughput {} KiB messages: {mbs:.1} MB/s ({elapsed:.2?})", msg_size / 1024);
+    eprintln!(
+        "webrtc-rs: throughput {} KiB messages: {mbs:.1} MB/s ({elapsed:.2?})",
+        msg_size / 1024
+    );
     Ok(mbs)
 }
 
@@ -273,7 +354,11 @@ async fn phase_rtt() -> Result<Vec<f64>> {
             loop {
                 match pair.ch_a.poll().await {
                     Some(DataChannelEvent::OnMessage(m)) => {
-                        anyhow::ensure!(m.data.len() == RTT_PAYLOAD, "echo of {} bytes", m.data.len());
+                        anyhow::ensure!(
+                            m.data.len() == RTT_PAYLOAD,
+                            "echo of {} bytes",
+                            m.data.len()
+                        );
                         break;
                     }
                     Some(DataChannelEvent::OnClose) | None => bail!("channel closed"),
@@ -286,7 +371,9 @@ async fn phase_rtt() -> Result<Vec<f64>> {
         }
         Ok(())
     };
-    timeout(PHASE_TIMEOUT, run).await.context("rtt phase timed out")??;
+    timeout(PHASE_TIMEOUT, run)
+        .await
+        .context("rtt phase timed out")??;
     echo.abort();
     pair.close().await;
     Ok(samples)
@@ -297,12 +384,23 @@ async fn main() -> Result<()> {
     eprintln!("webrtc-rs: warm-up pair");
     connect(None).await?.close().await;
 
+    if std::env::var_os("WEBRTC_RS_THROUGHPUT_ONLY").is_some() {
+        let tp16 = phase_throughput(16 * 1024).await?;
+        let tp64 = phase_throughput(64 * 1024).await?;
+        let out = serde_json::json!({ "throughput_mbs_16k": tp16, "throughput_mbs_64k": tp64 });
+        println!("{out}");
+        std::process::exit(0);
+    }
+
     eprintln!("webrtc-rs: memory, {RSS_PAIRS} pairs");
-    let rss = timeout(PHASE_TIMEOUT, phase_rss()).await.context("memory phase timed out")??;
+    let rss = timeout(PHASE_TIMEOUT, phase_rss())
+        .await
+        .context("memory phase timed out")??;
 
     eprintln!("webrtc-rs: connect, {CONNECT_RUNS} runs");
-    let mut connect_ms =
-        timeout(PHASE_TIMEOUT, phase_connect()).await.context("connect phase timed out")??;
+    let mut connect_ms = timeout(PHASE_TIMEOUT, phase_connect())
+        .await
+        .context("connect phase timed out")??;
     let connect_p50 = percentile(&mut connect_ms, 50.0);
     let connect_max = max(&connect_ms);
     eprintln!("webrtc-rs: connect p50 {connect_p50:.1} ms, max {connect_max:.1} ms");

@@ -1,0 +1,87 @@
+//! str0m instances made ahead of time.
+//!
+//! Creating an `Rtc` costs about a millisecond of CPU, almost all of it the DTLS
+//! certificate and the key-exchange keys. A background thread keeps a few ready for the
+//! default data-channel limits, so `Peer::new` returns at once. Each instance is handed out
+//! once and gets fresh ICE credentials from the secure generator when taken, so every peer
+//! still has its own certificate, keys and credentials. The thread sleeps while the pool is
+//! full; when it is empty (a burst of peers), `Peer::new` builds its own.
+
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Instant;
+
+use str0m::{Rtc, RtcConfig};
+use tracing::debug;
+use unipeer_core::DataChannelLimits;
+
+use crate::session::SCTP_HARD_CAP;
+
+/// Instances kept ready: enough for a burst of connections at little memory.
+const READY: usize = 4;
+
+/// The str0m configuration for data-channel limits (the one recipe, pooled or not).
+pub(crate) fn config(limits: &DataChannelLimits) -> RtcConfig {
+    let max_message_size = u32::try_from(limits.max_message_size).unwrap_or(u32::MAX);
+    RtcConfig::new()
+        .set_sctp_max_message_size(max_message_size)
+        // The hard cap on a single message; the in-flight amount is kept lower.
+        .set_sctp_max_buffered_amount(SCTP_HARD_CAP.max(limits.max_message_size))
+        // Statistics are not used: they would wake every idle peer each second.
+        .set_stats_interval(None)
+}
+
+struct Pool {
+    ready: Mutex<Vec<Rtc>>,
+    wanted: Condvar,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+fn pool() -> &'static Pool {
+    POOL.get_or_init(|| {
+        let started = std::thread::Builder::new()
+            .name("unipeer-prebuild".into())
+            .spawn(fill);
+        if let Err(e) = started {
+            debug!(error = %e, "no prebuild thread; peers build their own");
+        }
+        Pool {
+            ready: Mutex::new(Vec::new()),
+            wanted: Condvar::new(),
+        }
+    })
+}
+
+/// Starts filling the pool (the driver calls this when it starts).
+pub(crate) fn warm_up() {
+    let _ = pool();
+}
+
+/// A ready instance for these limits, if there is one.
+pub(crate) fn take(limits: &DataChannelLimits) -> Option<Rtc> {
+    if *limits != DataChannelLimits::default() {
+        return None;
+    }
+    let p = pool();
+    let rtc = p.ready.lock().ok()?.pop();
+    p.wanted.notify_one();
+    rtc
+}
+
+fn fill() {
+    let p = pool();
+    loop {
+        // Build outside the lock: takers never wait for the builder.
+        let rtc = config(&DataChannelLimits::default()).build(Instant::now());
+        let Ok(mut ready) = p.ready.lock() else {
+            return;
+        };
+        ready.push(rtc);
+        while ready.len() >= READY {
+            ready = match p.wanted.wait(ready) {
+                Ok(r) => r,
+                Err(_) => return,
+            };
+        }
+    }
+}

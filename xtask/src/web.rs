@@ -1,0 +1,258 @@
+//! The browser side of the dual-target example (`examples/examples/hello.rs`): build it for
+//! wasm32, serve it on 127.0.0.1, and check that it runs in headless Chromium.
+//!
+//! - [`build`]: the example's page in `target/web/` (index.html, hello.js, hello_bg.wasm),
+//!   built for size: opt-level "z", LTO, `wasm-bindgen --target web`, `wasm-opt -Oz`.
+//! - [`serve`]: a small static file server on 127.0.0.1 (loopback only) for that directory.
+//! - [`check_in_chromium`]: serves the page on a free port, loads it in headless Chromium and
+//!   returns the lines the example printed, failing unless it printed "done".
+//!
+//! Typical use from `cargo xtask demo` / `cargo xtask web`:
+//! `let dir = web::build(setup::wasm()?)?; web::serve(&dir, "127.0.0.1:8080".parse()?, None)`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::wasm::{self, Toolchain};
+use crate::{cmd, setup};
+
+/// The example that runs on both targets.
+pub const EXAMPLE: &str = "hello";
+const PACKAGE: &str = "unipeer-examples";
+
+/// Builds the example's page into `target/web/` and returns that directory.
+pub fn build(toolchain: Toolchain) -> Result<PathBuf> {
+    let wasm = build_wasm(toolchain)?;
+    let out = cmd::root().join("target").join("web");
+    bindgen_and_optimize(&wasm, &out)?;
+    let page = cmd::root().join("examples").join("web").join("index.html");
+    std::fs::copy(&page, out.join("index.html"))
+        .with_context(|| format!("copying {}", page.display()))?;
+    Ok(out)
+}
+
+/// `cargo build` of the example for wasm32 with a size profile; returns the `.wasm`.
+fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
+    let profile = "wasm-size";
+    let mut build = wasm::cargo(toolchain, "build");
+    build.args(["-p", PACKAGE, "--example", EXAMPLE, "--profile", profile]);
+    // The profile lives here, not in the workspace's Cargo.toml: only this build uses it.
+    // `strip` drops the target_features section, so wasm-bindgen emits no instruction that
+    // Debian's wasm-opt (binaryen 108) cannot read (`table.fill`).
+    for setting in [
+        "inherits=\"release\"",
+        "opt-level=\"z\"",
+        "lto=true",
+        "codegen-units=1",
+        "panic=\"abort\"",
+        "debug=0",
+        "strip=true",
+    ] {
+        build.args(["--config", &format!("profile.{profile}.{setting}")]);
+    }
+    // With std built from source, panics abort without their formatting machinery, as a
+    // browser build that never unwinds should: about 10 KB less gzipped. Debian's toolchain
+    // always builds std (wasm::cargo adds -Zbuild-std); rustup's needs its rust-src.
+    let build_std = match toolchain {
+        Toolchain::Debian => true,
+        Toolchain::Rustup => {
+            let src = cmd::succeeds(Command::new("rustup").args(["component", "add", "rust-src"]));
+            if src {
+                build.arg("-Zbuild-std=std,panic_abort").env("RUSTC_BOOTSTRAP", "1");
+            } else {
+                println!("xtask: rust-src is missing: the wasm size includes std's panic formatting");
+            }
+            src
+        }
+    };
+    if build_std {
+        build.env("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort");
+    }
+    build.arg("--message-format=json-render-diagnostics");
+    artifact(&mut build, EXAMPLE, ".wasm")
+}
+
+/// Runs a `cargo build --message-format=json...` and returns the file it produced for
+/// `target` whose name ends with `suffix`.
+fn artifact(build: &mut Command, target: &str, suffix: &str) -> Result<PathBuf> {
+    let line = cmd::display(build);
+    println!("$ {line}");
+    let out = build
+        .stdout(Stdio::piped())
+        .output()
+        .with_context(|| format!("could not start `{line}`"))?;
+    if !out.status.success() {
+        bail!("`{line}` failed ({})", out.status);
+    }
+    let mut found = None;
+    for message in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(message) else { continue };
+        if m["reason"] != "compiler-artifact" || m["target"]["name"] != target {
+            continue;
+        }
+        let files = m["filenames"].as_array().into_iter().flatten();
+        if let Some(f) = files.filter_map(|f| f.as_str()).find(|f| f.ends_with(suffix)) {
+            found = Some(PathBuf::from(f));
+        }
+    }
+    found.with_context(|| format!("`{line}` reported no {suffix} file for {target}"))
+}
+
+/// `wasm-bindgen --target web` into `out`, then `wasm-opt -Oz` in place.
+fn bindgen_and_optimize(wasm: &Path, out: &Path) -> Result<()> {
+    setup::apt_install(&["binaryen"])?;
+    let bindgen = cmd::cargo_bin("wasm-bindgen")
+        .context("wasm-bindgen is not installed: run `cargo xtask setup wasm`")?;
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    cmd::run(
+        Command::new(bindgen)
+            .args(["--target", "web", "--no-typescript", "--out-dir"])
+            .arg(out)
+            .arg(wasm),
+    )?;
+    let module = out.join(format!("{EXAMPLE}_bg.wasm"));
+    cmd::run(
+        Command::new("wasm-opt")
+            .arg("-Oz")
+            .args(["--strip-debug", "--strip-producers"])
+            // What rustc's wasm32 target emits by default.
+            .args([
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-reference-types",
+                "--enable-multivalue",
+            ])
+            .arg(&module)
+            .arg("-o")
+            .arg(&module),
+    )
+}
+
+/// Serves `dir` on `addr` (a 127.0.0.1 address) until `stop_after` passes, or forever.
+pub fn serve(dir: &Path, addr: SocketAddr, stop_after: Option<Duration>) -> Result<()> {
+    let listener = bind(addr)?;
+    println!("xtask: serving {} on http://{}/", dir.display(), listener.local_addr()?);
+    serve_on(listener, dir.to_path_buf(), stop_after)
+}
+
+fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    if !addr.ip().is_loopback() {
+        bail!("the example is served on loopback only, not {addr}");
+    }
+    TcpListener::bind(addr).with_context(|| format!("binding {addr}"))
+}
+
+fn serve_on(listener: TcpListener, dir: PathBuf, stop_after: Option<Duration>) -> Result<()> {
+    let deadline = stop_after.map(|d| Instant::now() + d);
+    listener.set_nonblocking(true)?;
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(());
+        }
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false)?;
+                if let Err(err) = respond(stream, &dir) {
+                    eprintln!("xtask: web: {err:#}");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Answers one HTTP/1.x GET for a file of `dir` (no directory listing, no `..`).
+fn respond(mut stream: TcpStream, dir: &Path) -> Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut request_line = String::new();
+    let mut reader = BufReader::new(stream.try_clone()?);
+    reader.read_line(&mut request_line)?;
+    // Read (and ignore) the headers.
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split('?').next().unwrap_or("/");
+    let name = match path.trim_start_matches('/') {
+        "" => "index.html",
+        name => name,
+    };
+    let file = (!name.contains("..") && !name.contains('/'))
+        .then(|| dir.join(name))
+        .filter(|p| p.is_file());
+    let (status, kind, body) = match file {
+        Some(p) => {
+            let mut body = Vec::new();
+            std::fs::File::open(&p)?.read_to_end(&mut body)?;
+            ("200 OK", content_type(name), body)
+        }
+        None => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(&body)?;
+    Ok(())
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Serves the page in `dir` on a free loopback port, loads it in headless Chromium and
+/// returns what the example printed. Fails unless it printed "done".
+pub fn check_in_chromium(dir: &Path) -> Result<String> {
+    setup::apt_install(&["chromium"])?;
+    let listener = bind("127.0.0.1:0".parse()?)?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let served = dir.to_path_buf();
+    let server =
+        std::thread::spawn(move || serve_on(listener, served, Some(Duration::from_secs(60))));
+    let profile = cmd::root().join("target").join("xtask").join("chromium-web-check");
+    let _ = std::fs::remove_dir_all(&profile);
+    let mut chromium = Command::new("chromium");
+    chromium
+        .args(wasm::chromium_args(wasm::Mdns::Off, Some(&profile)))
+        // Let the page's timers run ahead until the example is done, then print the DOM.
+        .args(["--virtual-time-budget=30000", "--dump-dom"])
+        .arg(&url);
+    println!("$ {}", cmd::display(&chromium));
+    let out = chromium.output().context("running chromium")?;
+    drop(server); // the thread ends on its own when its time is up
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let printed = dom
+        .split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or("")
+        .to_string();
+    if !printed.lines().any(|l| l.trim() == "done") {
+        bail!(
+            "the example did not finish in Chromium; it printed:\n{printed}\nchromium stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(printed)
+}
