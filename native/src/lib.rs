@@ -3,7 +3,7 @@
 //!
 //! Applications use the `unipeer` crate; this crate is its implementation on every target
 //! but wasm32. The design:
-//! - each peer is a sans-I/O [`Session`](session) around a str0m `Rtc`, taking time and
+//! - each peer is a sans-I/O `Session` around a str0m `Rtc`, taking time and
 //!   input as arguments;
 //! - one I/O driver thread serves every peer of the process: it sleeps until a socket is
 //!   readable, the earliest peer timeout, or a command from a handle, demultiplexes

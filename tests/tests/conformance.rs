@@ -27,6 +27,7 @@ conformance! {
     channel_after_connect_needs_no_renegotiation,
     ten_thousand_ordered_messages,
     text_and_binary_keep_their_kind,
+    stream_of_large_messages,
     message_of_256_kib,
     remote_max_message_size_is_honoured,
     channel_settings_reach_the_remote,

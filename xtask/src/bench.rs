@@ -304,7 +304,16 @@ fn fmt_value(v: Option<f64>) -> String {
 
 fn fmt_ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
-        (Some(a), Some(b)) if b != 0.0 => format!("{:.2}x", a / b),
+        (Some(a), Some(b)) if b != 0.0 => {
+            let r = a / b;
+            if r >= 10.0 {
+                format!("{r:.1}x")
+            } else if r >= 0.1 {
+                format!("{r:.2}x")
+            } else {
+                format!("{r:.4}x")
+            }
+        }
         _ => "-".into(),
     }
 }
@@ -409,7 +418,7 @@ mod tests {
         .unwrap();
         let t = table(&results);
         let rtt = t.lines().find(|l| l.starts_with("RTT p50")).unwrap();
-        assert!(rtt.contains("0.50x") && rtt.contains("10.00x"), "{rtt}");
+        assert!(rtt.contains("0.50x") && rtt.contains("10.0x"), "{rtt}");
         let tp = t.lines().find(|l| l.starts_with("throughput 64")).unwrap();
         assert!(tp.ends_with('-'), "{tp}");
         assert!(!t.contains("idle CPU"));

@@ -95,6 +95,21 @@ fn native() -> Result<String> {
         "cargo test",
         &mut cargo(&["test", "--workspace", "--no-fail-fast"]),
     );
+    // Docs are part of the product: a broken link or a missing doc fails.
+    steps.run(
+        "rustdoc",
+        cargo(&[
+            "doc",
+            "--no-deps",
+            "-p",
+            "unipeer",
+            "-p",
+            "unipeer-core",
+            "-p",
+            "unipeer-native",
+        ])
+        .env("RUSTDOCFLAGS", "-D warnings"),
+    );
     steps.finish()
 }
 

@@ -42,8 +42,6 @@ fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
     let mut build = wasm::cargo(toolchain, "build");
     build.args(["-p", PACKAGE, "--example", EXAMPLE, "--profile", profile]);
     // The profile lives here, not in the workspace's Cargo.toml: only this build uses it.
-    // `strip` drops the target_features section, so wasm-bindgen emits no instruction that
-    // Debian's wasm-opt (binaryen 108) cannot read (`table.fill`).
     for setting in [
         "inherits=\"release\"",
         "opt-level=\"z\"",
@@ -51,7 +49,6 @@ fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
         "codegen-units=1",
         "panic=\"abort\"",
         "debug=0",
-        "strip=true",
     ] {
         build.args(["--config", &format!("profile.{profile}.{setting}")]);
     }
@@ -70,9 +67,15 @@ fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
             src
         }
     };
+    // No reference types: with them wasm-bindgen adds an externref table, and Debian's
+    // wasm-opt (binaryen 108) then exports the wrong table (the page fails with
+    // "WebAssembly.Table.set(): Argument 1 is invalid for table") or cannot read the module
+    // at all (`table.fill`). Without them the JS glue keeps its objects in a JS array.
+    let mut rustflags = String::from("-Ctarget-feature=-reference-types");
     if build_std {
-        build.env("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort");
+        rustflags.push_str(" -Zunstable-options -Cpanic=immediate-abort");
     }
+    build.env("RUSTFLAGS", rustflags);
     build.arg("--message-format=json-render-diagnostics");
     artifact(&mut build, EXAMPLE, ".wasm")
 }
@@ -122,13 +125,13 @@ fn bindgen_and_optimize(wasm: &Path, out: &Path) -> Result<()> {
         Command::new("wasm-opt")
             .arg("-Oz")
             .args(["--strip-debug", "--strip-producers"])
-            // What rustc's wasm32 target emits by default.
+            // What rustc's wasm32 target emits by default (less reference types, see
+            // `build_wasm`).
             .args([
                 "--enable-bulk-memory",
                 "--enable-nontrapping-float-to-int",
                 "--enable-sign-ext",
                 "--enable-mutable-globals",
-                "--enable-reference-types",
                 "--enable-multivalue",
             ])
             .arg(&module)
@@ -221,38 +224,112 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// Serves the page in `dir` on a free loopback port, loads it in headless Chromium and
-/// returns what the example printed. Fails unless it printed "done".
+/// Serves the page in `dir` on a free loopback port, loads it in headless Chromium (driven
+/// through ChromeDriver) and returns what the example printed. Fails unless it printed
+/// "done" within a minute.
 pub fn check_in_chromium(dir: &Path) -> Result<String> {
-    setup::apt_install(&["chromium"])?;
+    setup::apt_install(&["chromium", "chromium-driver"])?;
     let listener = bind("127.0.0.1:0".parse()?)?;
     let url = format!("http://{}/", listener.local_addr()?);
     let served = dir.to_path_buf();
-    let server =
-        std::thread::spawn(move || serve_on(listener, served, Some(Duration::from_secs(60))));
-    let profile = cmd::root().join("target").join("xtask").join("chromium-web-check");
-    let _ = std::fs::remove_dir_all(&profile);
-    let mut chromium = Command::new("chromium");
-    chromium
-        .args(wasm::chromium_args(wasm::Mdns::Off, Some(&profile)))
-        // Let the page's timers run ahead until the example is done, then print the DOM.
-        .args(["--virtual-time-budget=30000", "--dump-dom"])
-        .arg(&url);
-    println!("$ {}", cmd::display(&chromium));
-    let out = chromium.output().context("running chromium")?;
-    drop(server); // the thread ends on its own when its time is up
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let printed = dom
-        .split("<pre id=\"out\">")
-        .nth(1)
-        .and_then(|rest| rest.split("</pre>").next())
-        .unwrap_or("")
-        .to_string();
+    std::thread::spawn(move || serve_on(listener, served, Some(Duration::from_secs(120))));
+
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut driver = Command::new(wasm::CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting chromedriver")?;
+    let result = drive(port, &url);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    let printed = result?;
     if !printed.lines().any(|l| l.trim() == "done") {
-        bail!(
-            "the example did not finish in Chromium; it printed:\n{printed}\nchromium stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("the example did not finish in Chromium; it printed:\n{printed}");
     }
     Ok(printed)
+}
+
+/// Opens `url` in a new ChromeDriver session on `port` and polls the page's output.
+fn drive(port: u16, url: &str) -> Result<String> {
+    let driver = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let session = loop {
+        let capabilities = serde_json::json!({
+            "capabilities": { "alwaysMatch": { "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": wasm::chromium_args(wasm::Mdns::Off, None),
+            }}}
+        });
+        match webdriver(&driver, "POST", "/session", &capabilities) {
+            Ok(v) => match v["value"]["sessionId"].as_str() {
+                Some(id) => break id.to_string(),
+                None => bail!("chromedriver refused the session: {v}"),
+            },
+            // chromedriver may still be starting.
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e.context("talking to chromedriver")),
+        }
+    };
+    let base = format!("/session/{session}");
+    let result = (|| {
+        webdriver(&driver, "POST", &format!("{base}/url"), &serde_json::json!({ "url": url }))?;
+        let script = serde_json::json!({
+            "script": "const o = document.getElementById('out'); return o ? o.textContent : '';",
+            "args": [],
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = webdriver(&driver, "POST", &format!("{base}/execute/sync"), &script)?;
+            let printed = v["value"].as_str().unwrap_or_default().to_string();
+            let finished = printed
+                .lines()
+                .any(|l| l.trim() == "done" || l.starts_with("failed"));
+            if finished || Instant::now() >= deadline {
+                return Ok(printed);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })();
+    let _ = webdriver(&driver, "DELETE", &base, &serde_json::Value::Null);
+    result
+}
+
+/// One WebDriver command: an HTTP/1.1 request with a JSON body; returns the JSON answer.
+fn webdriver(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    let body = if body.is_null() { String::new() } else { body.to_string() };
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    // chromedriver keeps the connection open: read exactly Content-Length bytes.
+    let mut reader = BufReader::new(stream);
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse()?;
+            }
+        }
+    }
+    let mut json = vec![0; length];
+    reader.read_exact(&mut json)?;
+    serde_json::from_slice(&json).with_context(|| {
+        format!("chromedriver answered {method} {path} with {}", String::from_utf8_lossy(&json))
+    })
 }

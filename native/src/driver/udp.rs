@@ -13,6 +13,8 @@ use crate::command::PeerId;
 
 /// GRO can coalesce up to 64 KiB into one receive.
 const SLOT: usize = 64 * 1024;
+/// A GSO batch is one UDP send: its payload must stay under the 65,507-byte IPv4 limit.
+const MAX_GSO_BYTES: usize = 65_000;
 /// Kernel buffers per socket: room for bursts of a fast channel.
 const SOCKET_BUFFER: usize = 2 * 1024 * 1024;
 
@@ -111,7 +113,11 @@ impl Endpoint {
         scratch.clear();
         for t in transmits {
             let len = t.contents.len();
-            let joins = dest == Some(t.destination) && count < max && !short && len <= segment;
+            let joins = dest == Some(t.destination)
+                && count < max
+                && !short
+                && len <= segment
+                && scratch.len() + len <= MAX_GSO_BYTES;
             if !joins {
                 self.flush_batch(scratch, dest, segment, count);
                 dest = Some(t.destination);
@@ -146,8 +152,22 @@ impl Endpoint {
         };
         // A full socket buffer drops the datagrams, as the network would; SCTP and ICE
         // retransmit.
-        if let Err(e) = self.state.try_send((&self.socket).into(), &transmit) {
-            debug!(error = %e, "send failed; datagrams dropped");
+        match self.state.try_send((&self.socket).into(), &transmit) {
+            Err(e) if count > 1 && quinn_udp::is_msg_size_err(&e) => {
+                // The path refuses this batch size: send its datagrams one by one.
+                for one in scratch.chunks(segment) {
+                    let single = UdpTransmit {
+                        contents: one,
+                        segment_size: None,
+                        ..transmit
+                    };
+                    if let Err(e) = self.state.try_send((&self.socket).into(), &single) {
+                        debug!(error = %e, "send failed; datagram dropped");
+                    }
+                }
+            }
+            Err(e) => debug!(error = %e, "send failed; datagrams dropped"),
+            Ok(()) => {}
         }
         scratch.clear();
     }
