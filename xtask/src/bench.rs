@@ -7,6 +7,8 @@
 //! - `libdatachannel`: `bench/node/bench.mjs` on npm `node-datachannel` (`npm ci` first if
 //!   `bench/node/node_modules` is missing);
 //! - `udp`: raw UDP ping-pong (`udp-bench` in `bench/baselines`), the floor for any RTT.
+//! - `browser`: native <-> headless Chromium and Chromium <-> Chromium over the mesh
+//!   (xtask/src/bench_browser.rs); its keys are its own, outside the table below.
 //!
 //! Each prints one JSON object (with an `errors` array if some of its phases failed: the
 //! command then fails, after writing what was measured). They are merged into
@@ -26,7 +28,14 @@ use serde_json::{Map, Value};
 
 use crate::cmd;
 
-const SYSTEMS: [&str; 4] = ["unipeer", "webrtc-rs", "libdatachannel", "udp"];
+const SYSTEMS: [&str; 6] = [
+    "unipeer",
+    "webrtc-rs",
+    "libdatachannel",
+    "udp",
+    "browser",
+    "wasm",
+];
 /// Upper bound for one benchmark process (each also bounds its own phases).
 const RUN_LIMIT: Duration = Duration::from_secs(20 * 60);
 
@@ -50,7 +59,7 @@ const USAGE: &str = "\
 usage: cargo xtask bench [--only SYSTEM[,SYSTEM...]]
 
 Runs the benchmarks on loopback and writes target/bench/results.json.
-systems: unipeer, webrtc-rs, libdatachannel, udp (default: all)";
+systems: unipeer, webrtc-rs, libdatachannel, udp, browser (default: all)";
 
 pub fn run(args: &[String]) -> Result<()> {
     let selected = parse_args(args)?;
@@ -80,6 +89,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 }
             }
             "libdatachannel" => node_setup(&root),
+            // Builds what it needs when it runs.
+            "browser" | "wasm" => Ok(()),
             other => Err(anyhow::anyhow!("unknown system `{other}`")),
         };
         match built {
@@ -193,6 +204,13 @@ fn node_setup(root: &Path) -> Result<()> {
 }
 
 fn run_system(root: &Path, system: &str) -> Result<Value> {
+    if system == "browser" {
+        return crate::bench_browser::measure();
+    }
+    if system == "wasm" {
+        // The size of the smallest data-channel app (wasm + JS glue), raw and gzipped.
+        return crate::wasm_size::measure();
+    }
     let mut command = match system {
         "unipeer" => {
             let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -392,7 +410,7 @@ mod tests {
 
     #[test]
     fn only_filters_and_keeps_canonical_order() {
-        assert_eq!(parse_args(&args(&[])).unwrap().unwrap().len(), 4);
+        assert_eq!(parse_args(&args(&[])).unwrap().unwrap().len(), 5);
         assert_eq!(
             parse_args(&args(&["--only", "udp,unipeer"]))
                 .unwrap()

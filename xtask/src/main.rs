@@ -1,12 +1,17 @@
 //! `cargo xtask`: unipeer's project automation (argument parsing and dispatch only).
 
 mod bench;
+mod bench_browser;
 mod cmd;
 mod demo;
+mod interop;
 mod lockfile;
 mod setup;
 mod test;
 mod wasm;
+mod wasm_size;
+mod web;
+mod webapp;
 
 use std::process::ExitCode;
 
@@ -21,6 +26,8 @@ commands:
   setup [native|wasm|all] only install what the tests need (default: all)
   demo [ARGS...]          run the main demo
   bench [ARGS...]         run the benchmarks (see xtask/src/bench.rs)
+  web [PORT]              build the dual-target `hello` example for the browser and serve it
+                          on http://127.0.0.1:PORT/ (default 8080) until killed
   help                    print this text
 
 environment:
@@ -50,10 +57,29 @@ fn run(args: &[String]) -> Result<()> {
         "setup" => setup::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "web" => serve_hello(rest),
+        // Internal: one interop scenario, run by `test interop` inside a network namespace.
+        "__interop" => interop::scenario(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
         }
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     }
+}
+
+/// `cargo xtask web`: the `hello` example in a page, served on loopback.
+fn serve_hello(args: &[String]) -> Result<()> {
+    let port: u16 = match args.first() {
+        Some(p) => p
+            .parse()
+            .map_err(|_| anyhow::anyhow!("`{p}` is not a port number"))?,
+        None => 8080,
+    };
+    let dir = web::build(setup::wasm()?)?;
+    web::serve(
+        &dir,
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        None,
+    )
 }

@@ -10,6 +10,7 @@ use crate::cmd;
 use crate::lockfile::Lockfile;
 use crate::setup;
 use crate::wasm::{self, Mdns};
+use crate::web;
 
 /// A part runs its checks and returns a one-line note for the summary.
 type Part = fn() -> Result<String>;
@@ -150,6 +151,12 @@ fn wasm() -> Result<String> {
         }
         mdns_run(toolchain, &mut steps);
     }
+    // The dual-target example, built as a user would ship it, runs in a page.
+    let what = "the `hello` example in a Chromium page";
+    match web::build(toolchain).and_then(|dir| web::check_in_chromium(&dir)) {
+        Ok(note) => steps.note(format!("{what}: ok ({note})")),
+        Err(err) => steps.fail(what, err),
+    }
     steps.finish()
 }
 
@@ -173,8 +180,9 @@ fn mdns_run(toolchain: wasm::Toolchain, steps: &mut Steps) {
     }
 }
 
+/// The server, native nodes and headless Chromium nodes in one room (xtask/src/interop.rs).
 fn interop() -> Result<String> {
-    no_tests_yet("interop")
+    crate::interop::run()
 }
 
 fn labs() -> Result<String> {
