@@ -1,4 +1,4 @@
-//! `cargo xtask demo`: the main demo. For now the native loopback example; a later
+//! `cargo xtask demo`: the main demo. For now the native `hello` example (two peers on loopback); a later
 //! issue replaces this function with the browser demo.
 
 use std::process::Command;
@@ -16,10 +16,10 @@ pub fn run(args: &[String]) -> Result<()> {
                 "-p",
                 "unipeer-examples",
                 "--example",
-                "loopback",
+                "hello",
                 "--",
             ])
             .args(args),
     )
-    .context("the demo is examples/'s `loopback` example (package unipeer-examples)")
+    .context("the demo is examples/'s `hello` example (package unipeer-examples)")
 }
