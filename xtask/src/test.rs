@@ -180,9 +180,9 @@ fn mdns_run(toolchain: wasm::Toolchain, steps: &mut Steps) {
     }
 }
 
-/// The server, native nodes and headless Chromium nodes in one room (xtask/src/interop.rs).
+/// Cross-platform interop (the signaling issue adds it).
 fn interop() -> Result<String> {
-    crate::interop::run()
+    no_tests_yet("interop")
 }
 
 fn labs() -> Result<String> {

@@ -22,7 +22,10 @@ pub fn measure() -> Result<Value> {
     let dir = web::build(toolchain)?;
     let mut raw = 0;
     let mut gz = 0;
-    for file in [format!("{}_bg.wasm", web::EXAMPLE), format!("{}.js", web::EXAMPLE)] {
+    for file in [
+        format!("{}_bg.wasm", web::EXAMPLE),
+        format!("{}.js", web::EXAMPLE),
+    ] {
         let path = dir.join(&file);
         let (r, g) = sizes(&path)?;
         println!("xtask: wasm size: {file}: {r} bytes, {g} gzipped");

@@ -60,9 +60,13 @@ fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
         Toolchain::Rustup => {
             let src = cmd::succeeds(Command::new("rustup").args(["component", "add", "rust-src"]));
             if src {
-                build.arg("-Zbuild-std=std,panic_abort").env("RUSTC_BOOTSTRAP", "1");
+                build
+                    .arg("-Zbuild-std=std,panic_abort")
+                    .env("RUSTC_BOOTSTRAP", "1");
             } else {
-                println!("xtask: rust-src is missing: the wasm size includes std's panic formatting");
+                println!(
+                    "xtask: rust-src is missing: the wasm size includes std's panic formatting"
+                );
             }
             src
         }
@@ -94,12 +98,17 @@ fn artifact(build: &mut Command, target: &str, suffix: &str) -> Result<PathBuf> 
     }
     let mut found = None;
     for message in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(m) = serde_json::from_str::<serde_json::Value>(message) else { continue };
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(message) else {
+            continue;
+        };
         if m["reason"] != "compiler-artifact" || m["target"]["name"] != target {
             continue;
         }
         let files = m["filenames"].as_array().into_iter().flatten();
-        if let Some(f) = files.filter_map(|f| f.as_str()).find(|f| f.ends_with(suffix)) {
+        if let Some(f) = files
+            .filter_map(|f| f.as_str())
+            .find(|f| f.ends_with(suffix))
+        {
             found = Some(PathBuf::from(f));
         }
     }
@@ -143,7 +152,11 @@ fn bindgen_and_optimize(wasm: &Path, out: &Path) -> Result<()> {
 /// Serves `dir` on `addr` (a 127.0.0.1 address) until `stop_after` passes, or forever.
 pub fn serve(dir: &Path, addr: SocketAddr, stop_after: Option<Duration>) -> Result<()> {
     let listener = bind(addr)?;
-    println!("xtask: serving {} on http://{}/", dir.display(), listener.local_addr()?);
+    println!(
+        "xtask: serving {} on http://{}/",
+        dir.display(),
+        listener.local_addr()?
+    );
     serve_on(listener, dir.to_path_buf(), stop_after)
 }
 
@@ -276,7 +289,12 @@ fn drive(port: u16, url: &str) -> Result<String> {
     };
     let base = format!("/session/{session}");
     let result = (|| {
-        webdriver(&driver, "POST", &format!("{base}/url"), &serde_json::json!({ "url": url }))?;
+        webdriver(
+            &driver,
+            "POST",
+            &format!("{base}/url"),
+            &serde_json::json!({ "url": url }),
+        )?;
         let script = serde_json::json!({
             "script": "const o = document.getElementById('out'); return o ? o.textContent : '';",
             "args": [],
@@ -305,7 +323,11 @@ fn webdriver(
     path: &str,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value> {
-    let body = if body.is_null() { String::new() } else { body.to_string() };
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     write!(
@@ -330,6 +352,9 @@ fn webdriver(
     let mut json = vec![0; length];
     reader.read_exact(&mut json)?;
     serde_json::from_slice(&json).with_context(|| {
-        format!("chromedriver answered {method} {path} with {}", String::from_utf8_lossy(&json))
+        format!(
+            "chromedriver answered {method} {path} with {}",
+            String::from_utf8_lossy(&json)
+        )
     })
 }
