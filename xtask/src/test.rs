@@ -108,6 +108,8 @@ fn native() -> Result<String> {
             "unipeer-core",
             "-p",
             "unipeer-native",
+            "-p",
+            "unipeer-server",
         ])
         .env("RUSTDOCFLAGS", "-D warnings"),
     );
