@@ -53,7 +53,7 @@ async fn hello() -> unipeer::Result<()> {
     for line in ["hello bob", "how are you?"] {
         chat.send_text(line).await?;
         if let Some(Message::Text(heard)) = bob_chat.recv().await {
-            bob_chat.send_text(heard.to_uppercase()).await?;
+            bob_chat.send_text(heard.to_ascii_uppercase()).await?;
         }
         if let Some(Message::Text(reply)) = chat.recv().await {
             print_line(&format!("alice: {line}  bob: {reply}"));

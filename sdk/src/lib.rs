@@ -55,17 +55,39 @@
 //! # Ok(()) }) }
 //! ```
 //!
+//! ## Rooms: the mesh
+//! Most applications do not carry descriptions by hand: [`Mesh::join`] joins a room on a
+//! signaling server (protocol v1, see [`signaling`]; the `unipeer-server` crate implements
+//! it) and links this node to every other member with the same pre-negotiated channels,
+//! natively and in the browser alike. The mesh runs while its events are polled:
+//!
+//! ```no_run
+//! use unipeer::{Mesh, MeshConfig, MeshEvent, Message};
+//! # async fn chat() -> unipeer::Result<()> {
+//! let mut mesh = Mesh::join("ws://127.0.0.1:8787", "lobby", MeshConfig::default()).await?;
+//! while let Some(event) = mesh.next_event().await {
+//!     if let MeshEvent::PeerConnected { peer_id, .. } = event {
+//!         mesh.send(&peer_id, 0, Message::Text(format!("hi {peer_id}"))).await?;
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! ## Errors
 //! Every fallible call returns [`Error`], one `#[non_exhaustive]` enum whose messages say
 //! what to do. Bad input never panics and never loses what was already accepted.
 #![deny(missing_docs)]
 
 mod channel;
+mod mesh;
 mod peer;
 mod platform;
+pub mod signaling;
 
 pub use channel::DataChannel;
+pub use mesh::{Mesh, MeshConfig, MeshEvent};
 pub use peer::{Peer, PeerEvent, PeerEvents};
+pub use signaling::ReconnectPolicy;
 pub use unipeer_core::{
     ConnectionState, DataChannelInit, DataChannelLimits, DataChannelState, Error, HostCandidates,
     IceCandidate, IceServer, Message, PeerConfig, Reliability, Result, SdpType, SessionDescription,

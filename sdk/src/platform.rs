@@ -4,6 +4,11 @@
 //! the compiler checks every target against one contract, and the rest of the crate is
 //! written once against these traits.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
 use unipeer_core::{
     ChannelCore, ConnectionState, DataChannelInit, EventStream, IceCandidate, Message, PeerConfig,
     Result, SessionDescription,
@@ -16,6 +21,103 @@ use unipeer_wasm as backend;
 
 pub(crate) type PeerImpl = backend::Peer;
 pub(crate) type ChannelImpl = backend::DataChannel;
+
+// The runtime pieces the signaling client and the mesh need: a boxed future that is `Send`
+// natively (so a `Mesh` can move between threads) but need not be in the browser (whose
+// objects live on the page's one thread), a timer and a little randomness. Natively the
+// timer is async-io's, whose reactor runs on its own thread: it works under any executor
+// and spawns nothing on the application's runtime. (The WebSocket has its own split, in
+// `signaling/socket.rs`.)
+
+/// `Send` natively, nothing in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send> MaybeSend for T {}
+/// `Send` natively, nothing in the browser.
+#[cfg(target_arch = "wasm32")]
+pub(crate) trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T> MaybeSend for T {}
+
+/// A boxed future, `Send` where the platform has threads.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed future, `Send` where the platform has threads.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// Boxes a future as [`BoxFuture`].
+pub(crate) fn boxed<F>(future: F) -> BoxFuture<F::Output>
+where
+    F: Future + MaybeSend + 'static,
+{
+    Box::pin(future)
+}
+
+/// Completes after `duration`.
+pub(crate) fn sleep(duration: Duration) -> BoxFuture<()> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let timer = async_io::Timer::after(duration);
+        boxed(async move {
+            timer.await;
+        })
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        // setTimeout takes at most 2^31 - 1 ms (and fires at once beyond that).
+        let ms = u32::try_from(duration.as_millis())
+            .unwrap_or(u32::MAX)
+            .min(i32::MAX as u32);
+        boxed(gloo_timers::future::TimeoutFuture::new(ms))
+    }
+}
+
+/// Milliseconds on a clock that does not go backwards (in the browser, where
+/// `std::time::Instant` is not available, the page's clock).
+pub(crate) fn now_ms() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+            * 1000.0
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now()
+    }
+}
+
+/// A random number in `[0, 1)`, for jitter (not for secrets).
+pub(crate) fn random_unit() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        fastrand::f64()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Math::random()
+    }
+}
+
+/// A `Send` value made `Sync` by handing it out only through `&mut` (what std's unstable
+/// `Exclusive` does), so types holding boxed futures can still be shared by reference.
+/// The mutex is never locked: `get_mut` needs no lock.
+pub(crate) struct Exclusive<T>(Mutex<T>);
+
+impl<T> Exclusive<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self(Mutex::new(value))
+    }
+
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// What a backend's peer does. Method meanings are documented on [`crate::Peer`].
 #[allow(async_fn_in_trait)] // private trait, only called on concrete types

@@ -4,5 +4,6 @@
 
 pub mod conformance;
 mod harness;
+pub mod mesh;
 
 pub use harness::*;

@@ -32,6 +32,7 @@ conformance! {
     remote_max_message_size_is_honoured,
     channel_settings_reach_the_remote,
     negotiated_channels,
+    glare_polite_side_rolls_back,
     sixteen_channels,
     backpressure_bounds_the_sender,
     close_from_either_side,

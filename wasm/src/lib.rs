@@ -6,7 +6,7 @@
 //! `bufferedamountlow` at the same high-water mark, the remote's `a=max-message-size`,
 //! close seen on both sides, and typed errors that keep the browser's message.
 //!
-//! Every JS callback belongs to a Rust value ([`listener::Listener`]) that removes it when
+//! Every JS callback belongs to a Rust value (a `Listener`) that removes it when
 //! dropped: nothing is leaked with `Closure::forget`. [`live_listeners`] counts them.
 //!
 //! The crate is browser-only: on other targets it compiles to nothing, so that the native

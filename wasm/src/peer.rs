@@ -73,7 +73,9 @@ impl Peer {
     ///
     /// The browser gathers host candidates on the interfaces it chooses; `host_candidates`
     /// decides which of them this peer announces (trickled events and SDP alike), so
-    /// `HostCandidates::Loopback` keeps a test on loopback as it does natively. The browser
+    /// `HostCandidates::Loopback` keeps a test on loopback as it does natively. (Under
+    /// `Loopback` the browser's mDNS `.local` names are announced too: a browser gathers
+    /// loopback candidates only when started with `--allow-loopback-in-peer-connection`.) The browser
     /// also decides when a disconnected connection has failed (`failed_timeout` does not
     /// apply).
     pub fn new(config: PeerConfig) -> Result<Self> {
@@ -482,9 +484,13 @@ fn announced(policy: &HostCandidates, candidate: &str) -> bool {
     }
     let Some(address) = address else { return true };
     match policy {
-        // The browser writes addresses in their canonical form (RFC 5952 for IPv6), and a
-        // `.local` mDNS name is not loopback.
-        HostCandidates::Loopback => address.starts_with("127.") || address == "::1",
+        // The browser writes addresses in their canonical form (RFC 5952 for IPv6). A browser
+        // without special flags gathers no loopback candidate at all but hides this
+        // machine's addresses behind `<uuid>.local` names, which only nearby peers resolve:
+        // those are kept too, so two peers of one page still meet.
+        HostCandidates::Loopback => {
+            address.starts_with("127.") || address == "::1" || address.ends_with(".local")
+        }
         HostCandidates::Addresses(list) => list.iter().any(|ip| same_address(ip, address)),
         _ => true,
     }
@@ -551,4 +557,69 @@ fn limit_max_message_size(sdp: &str, limit: usize) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    fn loopback_policy_keeps_loopback_and_mdns_host_candidates() {
+        let c =
+            |addr: &str, typ: &str| format!("candidate:1 1 udp 2122194687 {addr} 5000 typ {typ}");
+        let p = HostCandidates::Loopback;
+        assert!(announced(&p, &c("127.0.0.1", "host")));
+        assert!(announced(&p, &c("::1", "host")));
+        assert!(announced(
+            &p,
+            &c("0b7c9a8e-1f7a-4c1e-9d3c-2a5b6c7d8e9f.local", "host")
+        ));
+        assert!(!announced(&p, &c("192.0.2.2", "host")));
+        assert!(!announced(&p, &c("fd00::2", "host")));
+        assert!(
+            announced(&p, &c("198.51.100.7", "srflx")),
+            "only host candidates are filtered"
+        );
+        assert!(announced(
+            &HostCandidates::AllInterfaces,
+            &c("192.0.2.2", "host")
+        ));
+        let only = HostCandidates::Addresses(vec!["fd00::2".parse().unwrap()]);
+        assert!(announced(&only, &c("fd00::2", "host")));
+        assert!(!announced(&only, &c("fd00::3", "host")));
+    }
+
+    #[wasm_bindgen_test]
+    fn addresses_compare_like_parsed_ones() {
+        let same = |ip: &str, text: &str| same_address(&ip.parse().unwrap(), text);
+        assert!(same("192.0.2.2", "192.0.2.2"));
+        assert!(!same("192.0.2.2", "192.0.2.22"));
+        assert!(!same("192.0.2.2", "192.0.2"));
+        assert!(same("::1", "::1"));
+        assert!(same("fe80::fc:ff:fe00:1", "fe80::fc:ff:fe00:1"));
+        assert!(same("2001:db8::", "2001:db8::"));
+        assert!(same("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"));
+        assert!(!same("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7"));
+        assert!(!same("::1", "::2"));
+        assert!(!same("::1", "x.local"));
+    }
+
+    #[wasm_bindgen_test]
+    fn max_message_size_is_only_lowered() {
+        let sdp = "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n";
+        let lower = limit_max_message_size(sdp, 65_536);
+        assert_eq!(SessionDescription::offer(lower).max_message_size(), 65_536);
+        let same = limit_max_message_size(sdp, 1 << 20);
+        assert_eq!(same, sdp, "never raised above what the browser takes");
+        let absent = "a=sctp-port:5000\r\na=mid:0\r\n";
+        let added = limit_max_message_size(absent, 4096);
+        assert_eq!(
+            added,
+            "a=sctp-port:5000\r\na=max-message-size:4096\r\na=mid:0\r\n"
+        );
+        assert_eq!(limit_max_message_size(absent, 1 << 20), absent);
+    }
 }

@@ -7,8 +7,8 @@
 //! - `libdatachannel`: `bench/node/bench.mjs` on npm `node-datachannel` (`npm ci` first if
 //!   `bench/node/node_modules` is missing);
 //! - `udp`: raw UDP ping-pong (`udp-bench` in `bench/baselines`), the floor for any RTT.
-//! - `wasm`: the size of the smallest data-channel app for the browser
-//!   (xtask/src/wasm_size.rs); its keys are its own, outside the table below.
+//! - `browser`: native <-> headless Chromium and Chromium <-> Chromium over the mesh
+//!   (xtask/src/bench_browser.rs); its keys are its own, outside the table below.
 //!
 //! Each prints one JSON object (with an `errors` array if some of its phases failed: the
 //! command then fails, after writing what was measured). They are merged into
@@ -28,7 +28,14 @@ use serde_json::{Map, Value};
 
 use crate::cmd;
 
-const SYSTEMS: [&str; 5] = ["unipeer", "webrtc-rs", "libdatachannel", "udp", "wasm"];
+const SYSTEMS: [&str; 6] = [
+    "unipeer",
+    "webrtc-rs",
+    "libdatachannel",
+    "udp",
+    "browser",
+    "wasm",
+];
 /// Upper bound for one benchmark process (each also bounds its own phases).
 const RUN_LIMIT: Duration = Duration::from_secs(20 * 60);
 
@@ -83,7 +90,7 @@ pub fn run(args: &[String]) -> Result<()> {
             }
             "libdatachannel" => node_setup(&root),
             // Builds what it needs when it runs.
-            "wasm" => Ok(()),
+            "browser" | "wasm" => Ok(()),
             other => Err(anyhow::anyhow!("unknown system `{other}`")),
         };
         match built {
@@ -197,6 +204,9 @@ fn node_setup(root: &Path) -> Result<()> {
 }
 
 fn run_system(root: &Path, system: &str) -> Result<Value> {
+    if system == "browser" {
+        return crate::bench_browser::measure();
+    }
     if system == "wasm" {
         // The size of the smallest data-channel app (wasm + JS glue), raw and gzipped.
         return crate::wasm_size::measure();
@@ -400,7 +410,10 @@ mod tests {
 
     #[test]
     fn only_filters_and_keeps_canonical_order() {
-        assert_eq!(parse_args(&args(&[])).unwrap().unwrap().len(), 5);
+        assert_eq!(
+            parse_args(&args(&[])).unwrap().unwrap().len(),
+            SYSTEMS.len()
+        );
         assert_eq!(
             parse_args(&args(&["--only", "udp,unipeer"]))
                 .unwrap()

@@ -1,14 +1,17 @@
 //! `cargo xtask`: unipeer's project automation (argument parsing and dispatch only).
 
 mod bench;
+mod bench_browser;
 mod cmd;
 mod demo;
+mod interop;
 mod lockfile;
 mod setup;
 mod test;
 mod wasm;
 mod wasm_size;
 mod web;
+mod webapp;
 
 use std::process::ExitCode;
 
@@ -55,6 +58,8 @@ fn run(args: &[String]) -> Result<()> {
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
         "web" => serve_hello(rest),
+        // Internal: one interop scenario, run by `test interop` inside a network namespace.
+        "__interop" => interop::scenario(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

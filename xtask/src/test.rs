@@ -23,7 +23,16 @@ const PARTS: &[(&str, Part)] = &[
 ];
 
 /// The crates that must build for the browser.
-const WASM_PACKAGES: &[&str] = &["-p", "unipeer", "-p", "unipeer-wasm", "-p", "unipeer-core"];
+const WASM_PACKAGES: &[&str] = &[
+    "-p",
+    "unipeer",
+    "-p",
+    "unipeer-wasm",
+    "-p",
+    "unipeer-core",
+    "-p",
+    "unipeer-examples",
+];
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut selected: Vec<(&str, Part)> = Vec::new();
@@ -182,9 +191,9 @@ fn mdns_run(toolchain: wasm::Toolchain, steps: &mut Steps) {
     }
 }
 
-/// Cross-platform interop (the signaling issue adds it).
+/// The server, native nodes and headless Chromium nodes in one room (xtask/src/interop.rs).
 fn interop() -> Result<String> {
-    no_tests_yet("interop")
+    crate::interop::run()
 }
 
 fn labs() -> Result<String> {

@@ -102,18 +102,39 @@ impl Channels {
         Ok(())
     }
 
+    pub(super) fn limits(&self) -> &DataChannelLimits {
+        &self.limits
+    }
+
     /// Hands channels created before negotiation to str0m; true if there were any.
     pub(super) fn add_unnegotiated(&mut self, api: &mut SdpApi) -> bool {
+        !self.hand_over(api).is_empty()
+    }
+
+    /// Like `add_unnegotiated`, returning the channels handed over (for `take_back`).
+    pub(super) fn hand_over(&mut self, api: &mut SdpApi) -> Vec<ChannelKey> {
         let keys = std::mem::take(&mut self.unnegotiated);
-        let any = !keys.is_empty();
-        for key in keys {
-            if let Some(slot) = self.slots.get_mut(&key) {
+        for key in &keys {
+            if let Some(slot) = self.slots.get_mut(key) {
                 let id = api.add_channel_with_config(slot.config.clone());
                 slot.id = Some(id);
-                self.by_id.insert(id, key);
+                self.by_id.insert(id, *key);
             }
         }
-        any
+        keys
+    }
+
+    /// str0m dropped the offer these channels were handed over in (our offer was rolled
+    /// back to accept the remote's): they wait for the next agreement again.
+    pub(super) fn take_back(&mut self, keys: Vec<ChannelKey>) {
+        for key in keys {
+            if let Some(slot) = self.slots.get_mut(&key) {
+                if let Some(id) = slot.id.take() {
+                    self.by_id.remove(&id);
+                }
+                self.unnegotiated.push(key);
+            }
+        }
     }
 
     pub(super) fn set_remote_max_message_size(&mut self, max: usize) {

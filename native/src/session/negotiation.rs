@@ -1,18 +1,27 @@
 //! Offer/answer and ICE candidates, mapped onto str0m's SDP API with the browser's rules.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::{Candidate, Rtc};
 use tracing::debug;
-use unipeer_core::{Error, IceCandidate, PeerEvent, Result, SdpType, SessionDescription};
+use unipeer_core::{
+    DataChannelLimits, Error, IceCandidate, PeerEvent, Result, SdpType, SessionDescription,
+};
 
 use super::channels::Channels;
+use crate::command::ChannelKey;
+use crate::prebuilt;
 use crate::DataChannel;
 
 #[derive(Default)]
 pub(super) struct Negotiation {
     pending_offer: Option<SdpPendingOffer>,
+    /// Channels handed to str0m in the pending offer (str0m drops them on a rollback).
+    pending_channels: Vec<ChannelKey>,
+    /// The addresses of the host candidates.
+    host_addrs: Vec<SocketAddr>,
     local_mids: Vec<String>,
     remote_mids: Vec<String>,
     has_remote: bool,
@@ -20,12 +29,15 @@ pub(super) struct Negotiation {
     app_negotiated: bool,
     local_candidates: Vec<String>,
     candidates_announced: bool,
+    /// The mid the local candidates were announced with.
+    announced_mid: Option<String>,
     candidate_events: Vec<PeerEvent<DataChannel>>,
     remote_max_message_size: Option<usize>,
 }
 
 impl Negotiation {
     pub(super) fn add_host_candidates(&mut self, rtc: &mut Rtc, addrs: &[SocketAddr]) {
+        self.host_addrs = addrs.to_vec();
         for addr in addrs {
             match Candidate::host(*addr, "udp") {
                 Ok(c) => {
@@ -36,6 +48,18 @@ impl Negotiation {
                 Err(e) => debug!(%addr, error = %e, "address not usable as a host candidate"),
             }
         }
+    }
+
+    /// A new str0m instance with `old`'s ICE credentials and host candidates.
+    fn fresh_rtc(&mut self, old: &mut Rtc, limits: &DataChannelLimits) -> Rtc {
+        let creds = old.direct_api().local_ice_credentials();
+        let mut rtc = prebuilt::take(limits)
+            .unwrap_or_else(|| prebuilt::config(limits).build(Instant::now()));
+        rtc.direct_api().set_local_ice_credentials(creds);
+        self.local_candidates.clear();
+        let addrs = std::mem::take(&mut self.host_addrs);
+        self.add_host_candidates(&mut rtc, &addrs);
+        rtc
     }
 
     pub(super) fn app_negotiated(&self) -> bool {
@@ -56,7 +80,8 @@ impl Negotiation {
         channels: &mut Channels,
     ) -> Result<SessionDescription> {
         let mut api = rtc.sdp_api();
-        channels.add_unnegotiated(&mut api);
+        let handed_over = channels.hand_over(&mut api);
+        // No offer means nothing needed negotiating (str0m applied any channels directly).
         let Some((offer, pending)) = api.apply() else {
             return Err(Error::InvalidState(
                 "nothing to negotiate: create a data channel before the first offer".into(),
@@ -64,6 +89,7 @@ impl Negotiation {
         };
         let desc = SessionDescription::offer(offer.to_sdp_string());
         self.pending_offer = Some(pending);
+        self.pending_channels = handed_over;
         self.set_local(&desc);
         Ok(desc)
     }
@@ -84,12 +110,22 @@ impl Negotiation {
         if !has_fingerprint(&offer) {
             return Err(Error::InvalidSdp("the offer has no a=fingerprint".into()));
         }
+        // Accepting an offer rolls back our own pending one (glare, the polite side of
+        // perfect negotiation): the channels that offer carried go into this agreement.
+        if self.pending_offer.take().is_some() {
+            channels.take_back(std::mem::take(&mut self.pending_channels));
+            if !self.has_remote {
+                // str0m keeps the channel allocations of a dropped offer (and would refuse
+                // the same negotiated ids again): like a browser, which discards the
+                // transports of a rolled-back first offer, start from a fresh instance.
+                // Nothing was agreed yet, so nothing is lost; the ICE credentials stay.
+                *rtc = self.fresh_rtc(rtc, channels.limits());
+            }
+        }
         let answer = rtc
             .sdp_api()
             .accept_offer(parsed)
             .map_err(|e| Error::InvalidSdp(e.to_string()))?;
-        // Accepting an offer rolls back our own pending one (glare).
-        self.pending_offer = None;
         self.set_remote(&offer);
         let desc = SessionDescription::answer(answer.to_sdp_string());
         self.set_local(&desc);
@@ -120,6 +156,7 @@ impl Negotiation {
             // Checked above; kept as an error rather than a panic.
             return Err(Error::InvalidState("no offer is pending".into()));
         };
+        self.pending_channels.clear();
         rtc.sdp_api()
             .accept_answer(pending, parsed)
             .map_err(|e| Error::InvalidSdp(e.to_string()))?;
@@ -142,9 +179,12 @@ impl Negotiation {
 
     fn set_local(&mut self, desc: &SessionDescription) {
         self.local_mids = desc.mids();
-        if !self.candidates_announced {
+        let mid = self.local_mids.first().cloned();
+        // Announced once, and again if the section's mid changed: after a rollback the
+        // answer uses the remote offer's mid, and candidates naming ours would be refused.
+        if !self.candidates_announced || self.announced_mid != mid {
             self.candidates_announced = true;
-            let mid = self.local_mids.first().cloned();
+            self.announced_mid = mid.clone();
             for c in &self.local_candidates {
                 self.candidate_events
                     .push(PeerEvent::LocalCandidate(IceCandidate {

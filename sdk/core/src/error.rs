@@ -56,6 +56,26 @@ pub enum Error {
     /// The WebRTC stack hit an internal fault; the peer was closed to protect the process.
     #[error("internal fault, the peer was closed: {0}; please report this as a bug")]
     Internal(String),
+    /// The signaling server could not be reached, refused the client, or sent something
+    /// that is not protocol v1. The message says which.
+    #[error("signaling: {0}")]
+    Signaling(String),
+    /// A connection could not be established in time (no working network path).
+    #[error("could not connect to {0}: no network path was found in time; check the ICE servers (STUN/TURN) and firewalls")]
+    ConnectFailed(String),
+    /// No connected peer has this id.
+    #[error("no connected peer {0:?}: use an id from a PeerConnected event or Mesh::peers()")]
+    UnknownPeer(String),
+    /// The channel index is not in the mesh's configured channel list.
+    #[error(
+        "channel index {index} is not configured: the mesh has {count} channel(s), numbered from 0"
+    )]
+    UnknownChannel {
+        /// The index that was asked for.
+        index: usize,
+        /// How many channels the mesh was configured with.
+        count: usize,
+    },
 }
 
 impl From<std::io::Error> for Error {

@@ -6,6 +6,7 @@ mod channels;
 mod close;
 mod connect;
 mod errors;
+mod glare;
 mod messages;
 
 pub use backpressure::*;
@@ -13,4 +14,5 @@ pub use channels::*;
 pub use close::*;
 pub use connect::*;
 pub use errors::*;
+pub use glare::*;
 pub use messages::*;
