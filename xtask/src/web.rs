@@ -86,7 +86,7 @@ fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
 
 /// Runs a `cargo build --message-format=json...` and returns the file it produced for
 /// `target` whose name ends with `suffix`.
-fn artifact(build: &mut Command, target: &str, suffix: &str) -> Result<PathBuf> {
+pub fn artifact(build: &mut Command, target: &str, suffix: &str) -> Result<PathBuf> {
     let line = cmd::display(build);
     println!("$ {line}");
     let out = build
@@ -228,11 +228,13 @@ fn respond(mut stream: TcpStream, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn content_type(name: &str) -> &'static str {
+/// The `Content-Type` for a file served to the page.
+pub fn content_type(name: &str) -> &'static str {
     match name.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript",
         Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
         _ => "application/octet-stream",
     }
 }

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 use crate::cmd;
 use crate::wasm::{self, Mdns, Toolchain};
+use crate::web::{artifact, content_type};
 
 const PACKAGE: &str = "unipeer-examples";
 const EXAMPLE: &str = "demo";
@@ -75,37 +76,6 @@ pub fn build_web(toolchain: Toolchain) -> Result<PathBuf> {
     std::fs::copy(&page, out.join("index.html"))
         .with_context(|| format!("copying {}", page.display()))?;
     Ok(out)
-}
-
-/// Runs a `cargo build --message-format=json...` and returns the file it produced for
-/// `target` whose name ends with `suffix`.
-fn artifact(build: &mut Command, target: &str, suffix: &str) -> Result<PathBuf> {
-    let line = cmd::display(build);
-    println!("$ {line}");
-    let out = build
-        .stdout(Stdio::piped())
-        .output()
-        .with_context(|| format!("could not start `{line}`"))?;
-    if !out.status.success() {
-        bail!("`{line}` failed ({})", out.status);
-    }
-    let mut found = None;
-    for message in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(m) = serde_json::from_str::<Value>(message) else {
-            continue;
-        };
-        if m["reason"] != "compiler-artifact" || m["target"]["name"] != target {
-            continue;
-        }
-        let files = m["filenames"].as_array().into_iter().flatten();
-        if let Some(f) = files
-            .filter_map(|f| f.as_str())
-            .find(|f| f.ends_with(suffix))
-        {
-            found = Some(PathBuf::from(f));
-        }
-    }
-    found.with_context(|| format!("`{line}` reported no {suffix} file for {target}"))
 }
 
 /// What a node reported.
@@ -243,16 +213,6 @@ fn respond(stream: TcpStream, dir: &Path, config: &str, reports: &Sender<Report>
     )?;
     stream.write_all(&body)?;
     Ok(())
-}
-
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript",
-        Some("wasm") => "application/wasm",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
-    }
 }
 
 /// The nodes of a run: child processes (killed on drop) and what they report.
