@@ -19,7 +19,8 @@ pub enum Error {
     #[error("invalid ICE candidate: {0}; pass the candidate string exactly as the remote peer produced it")]
     InvalidCandidate(String),
     /// A candidate named a media section this session does not have.
-    #[error("unknown media section {0:?}: the candidate belongs to another session or arrived before its description")]
+    // `'{0}'`, not `{0:?}`: Debug of a String pulls Unicode tables into every wasm build.
+    #[error("unknown media section '{0}': the candidate belongs to another session or arrived before its description")]
     UnknownMid(String),
     /// A call was made in a state that does not allow it (for example an answer with no offer).
     #[error("{0}")]
@@ -64,7 +65,7 @@ pub enum Error {
     #[error("could not connect to {0}: no network path was found in time; check the ICE servers (STUN/TURN) and firewalls")]
     ConnectFailed(String),
     /// No connected peer has this id.
-    #[error("no connected peer {0:?}: use an id from a PeerConnected event or Mesh::peers()")]
+    #[error("no connected peer '{0}': use an id from a PeerConnected event or Mesh::peers()")]
     UnknownPeer(String),
     /// The channel index is not in the mesh's configured channel list.
     #[error(

@@ -52,8 +52,8 @@ impl SessionDescription {
         let advertised = self
             .sdp
             .lines()
-            .find_map(|l| l.trim().strip_prefix("a=max-message-size:"))
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .find_map(|l| l.trim_ascii().strip_prefix("a=max-message-size:"))
+            .and_then(|v| v.trim_ascii().parse::<u64>().ok());
         match advertised {
             None => 65_536,
             Some(0) => usize::MAX,
@@ -65,8 +65,8 @@ impl SessionDescription {
     pub fn mids(&self) -> Vec<String> {
         self.sdp
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("a=mid:"))
-            .map(|m| m.trim().to_string())
+            .filter_map(|l| l.trim_ascii().strip_prefix("a=mid:"))
+            .map(|m| m.trim_ascii().to_string())
             .collect()
     }
 }
