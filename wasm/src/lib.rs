@@ -7,7 +7,7 @@
 //! close seen on both sides, and typed errors that keep the browser's message.
 //!
 //! Every JS callback belongs to a Rust value (a `Listener`) that removes it when
-//! dropped: nothing is leaked with `Closure::forget`. [`live_listeners`] counts them.
+//! dropped: no closure is ever leaked (none is forgotten). [`live_listeners`] counts them.
 //!
 //! The crate is browser-only: on other targets it compiles to nothing, so that the native
 //! workspace build (which includes every member) does not need the browser dependencies.
