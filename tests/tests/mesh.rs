@@ -50,6 +50,16 @@ fn run(test: impl std::future::Future<Output = ()>) {
     block_on(within(Duration::from_secs(170), "the whole test", test))
 }
 
+/// Polls a raw signaling client for `time`, so the frames it queued go out.
+async fn flush_for(client: &mut SignalingClient, time: Duration) {
+    let flush = async {
+        loop {
+            client.next_event().await;
+        }
+    };
+    let _ = futures::future::select(Box::pin(flush), futures_timer::Delay::new(time)).await;
+}
+
 async fn join_all(url: &str, room: &str, names: &[&str]) -> Vec<Node> {
     let mut nodes = Vec::new();
     for name in names {
@@ -313,16 +323,7 @@ fn garbage_from_a_room_member_gives_errors_not_breakage() {
             )
             .unwrap();
         // The rogue's frames go out while it is polled; then it leaves.
-        let flush = async {
-            loop {
-                rogue.next_event().await;
-            }
-        };
-        let _ = futures::future::select(
-            Box::pin(flush),
-            futures_timer::Delay::new(Duration::from_millis(300)),
-        )
-        .await;
+        flush_for(&mut rogue, Duration::from_millis(300)).await;
         rogue.close().await;
 
         drive_until(&mut nodes, "a to report the bad signals", |n| {
@@ -364,16 +365,7 @@ fn a_link_that_cannot_connect_times_out_with_an_error() {
         rogue
             .send(&a_id, &SignalPayload::Description(offer))
             .unwrap();
-        let flush = async {
-            loop {
-                rogue.next_event().await;
-            }
-        };
-        let _ = futures::future::select(
-            Box::pin(flush),
-            futures_timer::Delay::new(Duration::from_millis(200)),
-        )
-        .await;
+        flush_for(&mut rogue, Duration::from_millis(200)).await;
         drive_until(&mut nodes, "the link to time out", |n| {
             n[0].log
                 .iter()

@@ -204,6 +204,12 @@ fn respond(mut stream: TcpStream, dir: &Path) -> Result<()> {
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("/");
     let path = path.split('?').next().unwrap_or("/");
+    let (status, kind, body) = static_file(dir, path)?;
+    write_response(&mut stream, status, kind, &body)
+}
+
+/// The file `path` names in `dir`: only plain file names, so a request cannot leave `dir`.
+pub fn static_file(dir: &Path, path: &str) -> Result<(&'static str, &'static str, Vec<u8>)> {
     let name = match path.trim_start_matches('/') {
         "" => "index.html",
         name => name,
@@ -211,20 +217,26 @@ fn respond(mut stream: TcpStream, dir: &Path) -> Result<()> {
     let file = (!name.contains("..") && !name.contains('/'))
         .then(|| dir.join(name))
         .filter(|p| p.is_file());
-    let (status, kind, body) = match file {
-        Some(p) => {
-            let mut body = Vec::new();
-            std::fs::File::open(&p)?.read_to_end(&mut body)?;
-            ("200 OK", content_type(name), body)
-        }
+    Ok(match file {
+        Some(p) => ("200 OK", content_type(name), std::fs::read(p)?),
         None => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
-    };
+    })
+}
+
+/// Writes a complete, uncached HTTP/1.1 response and ends the exchange.
+pub fn write_response(
+    stream: &mut impl Write,
+    status: &str,
+    kind: &str,
+    body: &[u8],
+) -> Result<()> {
     write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
-    stream.write_all(&body)?;
+    stream.write_all(body)?;
     Ok(())
 }
 

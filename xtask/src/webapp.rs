@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use crate::cmd;
 use crate::wasm::{self, Mdns, Toolchain};
-use crate::web::{artifact, content_type};
+use crate::web::{artifact, static_file, write_response};
 
 const PACKAGE: &str = "unipeer-examples";
 const EXAMPLE: &str = "demo";
@@ -189,30 +189,11 @@ fn respond(stream: TcpStream, dir: &Path, config: &str, reports: &Sender<Report>
             ("204 No Content", "text/plain", Vec::new())
         }
         ("GET", "/config.json") => ("200 OK", "application/json", config.as_bytes().to_vec()),
-        ("GET", path) => {
-            let name = match path.trim_start_matches('/') {
-                "" => "index.html",
-                name => name,
-            };
-            let file = (!name.contains("..") && !name.contains('/'))
-                .then(|| dir.join(name))
-                .filter(|p| p.is_file());
-            match file {
-                Some(p) => ("200 OK", content_type(name), std::fs::read(p)?),
-                None => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
-            }
-        }
+        ("GET", path) => static_file(dir, path)?,
         _ => ("405 Method Not Allowed", "text/plain", Vec::new()),
     };
     let mut stream = stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(&body)?;
-    Ok(())
+    write_response(&mut stream, status, kind, &body)
 }
 
 /// The nodes of a run: child processes (killed on drop) and what they report.
