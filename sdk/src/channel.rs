@@ -28,8 +28,9 @@ impl DataChannel {
     }
 
     /// Sends a binary message. Waits while the channel is connecting or its buffer is above
-    /// the high-water mark; fails at once if the channel is closed or the message is larger
-    /// than [`max_message_size`](Self::max_message_size).
+    /// the high-water mark; fails at once if the channel is closed, the message is empty
+    /// ([`Error::EmptyMessage`](crate::Error::EmptyMessage)) or it is larger than
+    /// [`max_message_size`](Self::max_message_size).
     pub async fn send(&self, data: impl Into<Vec<u8>>) -> Result<()> {
         BackendChannel::send(&self.inner, Message::Binary(data.into())).await
     }

@@ -82,11 +82,13 @@ mod channel;
 mod mesh;
 mod peer;
 mod platform;
+pub mod rpc;
 pub mod signaling;
 
 pub use channel::DataChannel;
 pub use mesh::{Mesh, MeshConfig, MeshEvent};
 pub use peer::{Peer, PeerEvent, PeerEvents};
+pub use platform::{MaybeSend, MaybeSync};
 pub use signaling::ReconnectPolicy;
 pub use unipeer_core::{
     ConnectionState, DataChannelInit, DataChannelLimits, DataChannelState, Error, HostCandidates,

@@ -29,16 +29,31 @@ pub(crate) type ChannelImpl = backend::DataChannel;
 // and spawns nothing on the application's runtime. (The WebSocket has its own split, in
 // `signaling/socket.rs`.)
 
-/// `Send` natively, nothing in the browser.
+/// `Send` natively; no requirement in the browser, whose objects live on the page's one
+/// thread. Implemented for every type that qualifies: it only appears in bounds, such as
+/// those of [`Rpc::register`](crate::rpc::Rpc::register).
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) trait MaybeSend: Send {}
+pub trait MaybeSend: Send {}
 #[cfg(not(target_arch = "wasm32"))]
-impl<T: Send> MaybeSend for T {}
-/// `Send` natively, nothing in the browser.
+impl<T: Send + ?Sized> MaybeSend for T {}
+/// `Send` natively; no requirement in the browser, whose objects live on the page's one
+/// thread. Implemented for every type that qualifies: it only appears in bounds, such as
+/// those of [`Rpc::register`](crate::rpc::Rpc::register).
 #[cfg(target_arch = "wasm32")]
-pub(crate) trait MaybeSend {}
+pub trait MaybeSend {}
 #[cfg(target_arch = "wasm32")]
-impl<T> MaybeSend for T {}
+impl<T: ?Sized> MaybeSend for T {}
+
+/// `Sync` natively; no requirement in the browser (see [`MaybeSend`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSync: Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Sync + ?Sized> MaybeSync for T {}
+/// `Sync` natively; no requirement in the browser (see [`MaybeSend`]).
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSync for T {}
 
 /// A boxed future, `Send` where the platform has threads.
 #[cfg(not(target_arch = "wasm32"))]
@@ -46,6 +61,20 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 /// A boxed future, `Send` where the platform has threads.
 #[cfg(target_arch = "wasm32")]
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// A boxed stream, `Send` where the platform has threads.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type BoxStream<T> = Pin<Box<dyn futures_core::Stream<Item = T> + Send + 'static>>;
+/// A boxed stream, `Send` where the platform has threads.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type BoxStream<T> = Pin<Box<dyn futures_core::Stream<Item = T> + 'static>>;
+
+/// A shared function object, `Send + Sync` where the platform has threads.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type SharedFn<A, R> = std::sync::Arc<dyn Fn(A) -> R + Send + Sync + 'static>;
+/// A shared function object, `Send + Sync` where the platform has threads.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type SharedFn<A, R> = std::sync::Arc<dyn Fn(A) -> R + 'static>;
 
 /// Boxes a future as [`BoxFuture`].
 pub(crate) fn boxed<F>(future: F) -> BoxFuture<F::Output>

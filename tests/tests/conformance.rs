@@ -4,29 +4,12 @@
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {$(
-        #[cfg(not(target_arch = "wasm32"))]
-        #[test]
-        fn $name() {
-            unipeer_tests::run(unipeer_tests::conformance::$name());
-        }
-        // In the browser: the same test, two peers in one page of headless Chromium.
-        #[cfg(target_arch = "wasm32")]
-        #[wasm_bindgen_test::wasm_bindgen_test]
-        async fn $name() {
-            let limit = std::time::Duration::from_secs(120);
-            unipeer_tests::within(limit, "the whole test", unipeer_tests::conformance::$name())
-                .await;
-        }
-    )*};
-}
-
-conformance! {
+unipeer_tests::suite! { conformance:
     connect,
     channel_after_connect_needs_no_renegotiation,
     ten_thousand_ordered_messages,
     text_and_binary_keep_their_kind,
+    empty_messages_are_refused,
     stream_of_large_messages,
     message_of_256_kib,
     remote_max_message_size_is_honoured,

@@ -185,8 +185,14 @@ impl ChannelCore {
     /// It waits while the channel is connecting and while the buffered amount plus `len`
     /// is above the high-water mark (an empty buffer always takes one message, however
     /// large, so messages above the mark still go). It fails at once for a closed channel
-    /// or a message above the remote's maximum size.
+    /// or a message above the remote's maximum size, and for an empty message.
     pub async fn admit(&self, len: usize) -> Result<()> {
+        // str0m (through sctp-proto 0.10) turns an empty message into no SCTP chunk while
+        // still using up a stream sequence number, so every later message on an ordered
+        // channel would wait forever. Refused on every backend, so code behaves the same.
+        if len == 0 {
+            return Err(Error::EmptyMessage);
+        }
         // Fast path: an open channel with room needs no listener.
         if self.state() == DataChannelState::Open {
             let max = self.max_message_size();

@@ -39,6 +39,11 @@ pub enum Error {
         /// The largest message the remote accepts, in bytes.
         max: usize,
     },
+    /// An empty message cannot be sent.
+    #[error(
+        "empty messages cannot be sent (WebRTC stacks disagree on them): send at least one byte"
+    )]
+    EmptyMessage,
     /// The data channel is closing or closed; nothing more can be sent on it.
     #[error("the data channel is closed; open a new channel to send more")]
     ChannelClosed,

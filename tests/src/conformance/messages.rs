@@ -137,3 +137,14 @@ pub async fn stream_of_large_messages() {
     };
     futures::join!(send, recv);
 }
+
+/// Empty messages are refused with a clear error on every backend, and the channel carries
+/// on (an empty message that slipped through would stall a native ordered channel).
+pub async fn empty_messages_are_refused() {
+    let (_pair, tx, rx) = Pair::with_channel("empty", DataChannelInit::default()).await;
+    assert_eq!(tx.send(Vec::new()).await, Err(Error::EmptyMessage));
+    assert_eq!(tx.send_text("").await, Err(Error::EmptyMessage));
+    tx.send_text("after").await.unwrap();
+    let got = within(STEP, "the message after", rx.recv()).await;
+    assert_eq!(got, Some(Message::Text("after".into())));
+}
