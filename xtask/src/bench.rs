@@ -9,6 +9,9 @@
 //! - `udp`: raw UDP ping-pong (`udp-bench` in `bench/baselines`), the floor for any RTT.
 //! - `browser`: native <-> headless Chromium and Chromium <-> Chromium over the mesh
 //!   (xtask/src/bench_browser.rs); its keys are its own, outside the table below.
+//! - `rpc`: unipeer's RPC layer (`unipeer-bench --phases rpc`): a small call's round trip
+//!   against a raw data-channel ping-pong on the same peers in the same process, and calls
+//!   per second with 64 in flight; also outside the table, with its own ratio line.
 //!
 //! Each prints one JSON object (with an `errors` array if some of its phases failed: the
 //! command then fails, after writing what was measured). They are merged into
@@ -28,8 +31,9 @@ use serde_json::{Map, Value};
 
 use crate::cmd;
 
-const SYSTEMS: [&str; 6] = [
+const SYSTEMS: [&str; 7] = [
     "unipeer",
+    "rpc",
     "webrtc-rs",
     "libdatachannel",
     "udp",
@@ -59,7 +63,7 @@ const USAGE: &str = "\
 usage: cargo xtask bench [--only SYSTEM[,SYSTEM...]]
 
 Runs the benchmarks on loopback and writes target/bench/results.json.
-systems: unipeer, webrtc-rs, libdatachannel, udp, browser (default: all)";
+systems: unipeer, rpc, webrtc-rs, libdatachannel, udp, browser, wasm (default: all)";
 
 pub fn run(args: &[String]) -> Result<()> {
     let selected = parse_args(args)?;
@@ -76,7 +80,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut baselines_built = None;
     for system in &selected {
         let built = match system.as_str() {
-            "unipeer" => {
+            "unipeer" | "rpc" => {
                 cmd::run(Command::new("cargo").args(["build", "--release", "-p", "unipeer-bench"]))
             }
             "webrtc-rs" | "udp" => {
@@ -212,11 +216,15 @@ fn run_system(root: &Path, system: &str) -> Result<Value> {
         return crate::wasm_size::measure();
     }
     let mut command = match system {
-        "unipeer" => {
+        "unipeer" | "rpc" => {
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| root.join("target"));
-            Command::new(target.join("release/unipeer-bench"))
+            let mut c = Command::new(target.join("release/unipeer-bench"));
+            if system == "rpc" {
+                c.args(["--phases", "rpc"]);
+            }
+            c
         }
         "webrtc-rs" => Command::new(root.join("bench/target/release/webrtc-rs-bench")),
         "udp" => Command::new(root.join("bench/target/release/udp-bench")),
@@ -397,6 +405,19 @@ fn table(results: &Map<String, Value>) -> String {
         "ratios are unipeer / baseline, both measured in this run; \
          ^ higher is better, v lower is better\n",
     );
+    if let (Some(call), Some(raw)) = (
+        number(results, "rpc", "call_us_p50"),
+        number(results, "rpc", "raw_rtt_us_p50"),
+    ) {
+        out.push_str(&format!(
+            "rpc: small call p50 {} us against raw ping-pong {} us ({}, target <= 1.3x); \
+             {} calls/s with 64 in flight\n",
+            fmt_value(Some(call)),
+            fmt_value(Some(raw)),
+            fmt_ratio(Some(call), Some(raw)),
+            fmt_value(number(results, "rpc", "calls_per_s_64_in_flight")),
+        ));
+    }
     out
 }
 

@@ -11,9 +11,12 @@
 //! sides), throughput (256 MiB in 16 KiB and 64 KiB messages on a reliable ordered channel,
 //! measured at the receiver from first to last byte, MB = 10^6 bytes), RTT (64-byte
 //! ping-pong, 200 warm-up + 10,000 measured rounds), then idle CPU (1,000 connected idle
-//! peers, process CPU time over 10 s as % of one core). Percentiles are nearest-rank.
+//! peers, process CPU time over 10 s as % of one core). Percentiles are nearest-rank. The
+//! `rpc` phase (src/rpc.rs) runs only when asked for, as the `rpc` system of the bench.
 //!
 //! Prints one JSON object on stdout; progress goes to stderr.
+
+mod rpc;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -333,7 +336,9 @@ async fn phase_idle() -> Result<f64> {
     Ok(pct)
 }
 
-const PHASES: [&str; 5] = ["memory", "connect", "throughput", "rtt", "idle"];
+const PHASES: [&str; 6] = ["memory", "connect", "throughput", "rtt", "idle", "rpc"];
+/// The phases run when none are named.
+const DEFAULT_PHASES: [&str; 5] = ["memory", "connect", "throughput", "rtt", "idle"];
 
 /// Runs the selected phases. A phase that fails (or times out) is reported in the output's
 /// `errors` array and leaves its metrics out; the other phases still run.
@@ -424,17 +429,22 @@ async fn bench(phases: &[String]) -> Result<serde_json::Value> {
         );
     }
 
+    if wants("rpc") {
+        log("rpc: call round trip against raw ping-pong, then 64 calls in flight");
+        record("rpc", rpc::phase_rpc().await);
+    }
+
     if !errors.is_empty() {
         out.insert("errors".into(), errors.into());
     }
     Ok(serde_json::Value::Object(out))
 }
 
-/// `unipeer-bench [--phases memory,connect,throughput,rtt,idle]` (default: all).
+/// `unipeer-bench [--phases memory,connect,throughput,rtt,idle,rpc]` (default: all but rpc).
 fn parse_phases() -> Result<Vec<String>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
-        [] => Ok(PHASES.iter().map(|p| p.to_string()).collect()),
+        [] => Ok(DEFAULT_PHASES.iter().map(|p| p.to_string()).collect()),
         [flag, list] if flag == "--phases" => {
             let phases: Vec<String> = list.split(',').map(str::to_string).collect();
             match phases.iter().find(|p| !PHASES.contains(&p.as_str())) {

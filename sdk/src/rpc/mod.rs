@@ -206,6 +206,9 @@ impl Rpc {
             ));
         }
         let (shared, outbox) = Shared::new(channel, config);
+        // One type for both targets: natively `Shared` is `Send + Sync` and the `Arc` is
+        // needed; in the browser it holds JS objects and the `Arc` is merely shared.
+        #[allow(clippy::arc_with_non_send_sync)]
         let shared = Arc::new(shared);
         let driver = RpcDriver::new(shared.clone(), outbox);
         Ok((Rpc { shared }, driver))

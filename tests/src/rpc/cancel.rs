@@ -54,9 +54,10 @@ pub async fn rpc_dropping_a_call_cancels_the_remote_handler() {
                 let started = std::pin::pin!(signals.wait("started"));
                 match select(call, started).await {
                     Either::Left((result, _)) => panic!("the call ended: {result:?}"),
-                    // The call future is dropped here, while the handler runs.
-                    Either::Right(((), call)) => drop(call),
+                    Either::Right(((), _call)) => {}
                 }
+                // The call future is dropped here, at the end of its block, while the
+                // handler runs.
             }
             signals.wait("dropped").await;
         })

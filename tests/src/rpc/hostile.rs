@@ -106,7 +106,7 @@ pub async fn rpc_garbage_from_a_caller() {
                 let len = 1 + (rng.next() % 64) as usize;
                 let mut g: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
                 // Mostly frames of a known kind, so they get past the header check.
-                if len > 0 && rng.next() % 4 != 0 {
+                if !rng.next().is_multiple_of(4) {
                     g[0] = 1 + (rng.next() % 7) as u8;
                 }
                 // Random ids, far from the ones checked below.
