@@ -88,7 +88,7 @@ fn print_line(line: &str) {
     println!("{line}");
 }
 
-/// `console.log`; the example's page (examples/web/index.html) also shows it.
+/// `console.log`; the example's page (examples/web/hello.html) also shows it.
 #[cfg(target_arch = "wasm32")]
 fn print_line(line: &str) {
     #[wasm_bindgen::prelude::wasm_bindgen]

@@ -12,6 +12,9 @@
 //! - `mdns`: Chromium in its default configuration, which hides its host addresses behind
 //!   mDNS `.local` names, in a namespace with a veth default route (wasm/README.md): an echo
 //!   node, a native demo node (both with their default host candidates) and two browsers.
+//! - `rpc` (loopback only): the `rpc` example natively and as a page in Chromium, in one
+//!   room: each calls the other's functions (unary and stream) over the mesh and reports
+//!   back what it got; both sides' lines are checked.
 //!
 //! How a pair is proven to work both ways: the demo node (native or browser) greets every
 //! peer with a text message and pings it with a binary message that the peer sends back as it
@@ -30,6 +33,7 @@ use serde_json::{json, Value};
 use crate::cmd;
 use crate::setup;
 use crate::wasm::{self, Mdns};
+use crate::web;
 use crate::webapp::{self, link, query, short, Nodes, Signaling, WebServer};
 
 /// (scenario, what it covers)
@@ -43,6 +47,10 @@ const SCENARIOS: &[(&str, &str)] = &[
         "mdns",
         "Chromium's default mDNS .local candidates with echo and native demo nodes",
     ),
+    (
+        "rpc",
+        "a native rpc node and the rpc page in Chromium call each other's functions",
+    ),
 ];
 
 /// Scenario time limits (each also bounds every wait inside).
@@ -54,6 +62,7 @@ pub fn run() -> Result<String> {
     setup::apt_install(&["chromium", "iproute2"])?;
     let bin = webapp::build_native()?;
     let web = webapp::build_web(toolchain)?;
+    let rpc_web = web::build(toolchain, "rpc")?;
     let exe = std::env::current_exe().context("finding this program")?;
 
     let mut failed = Vec::new();
@@ -61,7 +70,8 @@ pub fn run() -> Result<String> {
     for (scenario, about) in SCENARIOS {
         println!("\n---- interop {scenario}: {about} ----");
         let mut inner = Command::new(&exe);
-        inner.args(["__interop", scenario]).arg(&bin).arg(&web);
+        let page = if *scenario == "rpc" { &rpc_web } else { &web };
+        inner.args(["__interop", scenario]).arg(&bin).arg(page);
         let mut command = match *scenario {
             "mdns" => wasm::in_mdns_namespace(&inner),
             _ => in_loopback_namespace(&inner),
@@ -118,6 +128,7 @@ pub fn scenario(args: &[String]) -> Result<()> {
     let result = match name.as_str() {
         "mesh" => mesh(&bin, &web, &logs),
         "mdns" => mdns(&bin, &web, &logs),
+        "rpc" => rpc(&bin, &web, &logs),
         other => bail!("unknown interop scenario `{other}`"),
     };
     match &result {
@@ -441,6 +452,67 @@ fn mdns(bin: &Path, web: &Path, logs: &Path) -> Result<String> {
 }
 
 /// One line per pair: who proved it and the RTT it measured.
+/// The `rpc` example natively and in a page: both call and serve, and report.
+fn rpc(bin: &Path, page: &Path, logs: &Path) -> Result<String> {
+    let signaling = Signaling::start()?;
+    let mut nodes = Nodes::new(logs)?;
+    let room = "interop-rpc";
+    let mut native = Command::new(bin.join("rpc"));
+    native.args(["--url", &signaling.url, "--room", room, "--loopback"]);
+    nodes.native("native", &mut native)?;
+    let native_id = nodes.wait_for("the native rpc node", Duration::from_secs(20), |n| {
+        Ok(n.line_starting("native", "rpc: ready peer_id=")
+            .and_then(|l| field(l, "peer_id=")))
+    })?;
+
+    // The page prints `done` once it called the native node and heard its report.
+    let query = format!(
+        "?{}",
+        query(&[("url", signaling.url.clone()), ("room", room.into())])
+    );
+    let printed = web::check_in_chromium(page, &query)?;
+    let page_id = printed
+        .lines()
+        .find(|l| l.starts_with("rpc: ready"))
+        .and_then(|l| field(l, "peer_id="))
+        .with_context(|| format!("the page printed no ready line:\n{printed}"))?;
+    let answers = |id: &str, platform: &str| {
+        format!("info = {id} on {platform}, add(2, 40) = 42, countdown(3) = [3, 2, 1]")
+    };
+    let page_called = format!("called {native_id}: {}", answers(&native_id, "native"));
+    if !printed.lines().any(|l| l == page_called) {
+        bail!("the page's calls to the native node went wrong; it printed:\n{printed}");
+    }
+    let native_called = format!("called {page_id}: {}", answers(&page_id, "browser"));
+    let page_heard = format!(
+        "served {native_id}: report: it got {}",
+        answers(&page_id, "browser")
+    );
+    if !printed.lines().any(|l| l == page_heard) {
+        bail!("the page heard no report of the native node's calls; it printed:\n{printed}");
+    }
+    nodes.wait_for("the native node's report", Duration::from_secs(20), |n| {
+        let lines = n.lines.get("native").map(Vec::as_slice).unwrap_or_default();
+        let served = lines
+            .iter()
+            .any(|l| l.starts_with(&format!("served {page_id}: report")));
+        let called = lines.contains(&native_called);
+        Ok((served && called).then_some(()))
+    })?;
+    Ok(format!(
+        "page {} and native node {} called each other (unary and stream) and reported",
+        short(&page_id),
+        short(&native_id)
+    ))
+}
+
+/// The value of `key` (`peer_id=`) in a line of `key=value` words.
+fn field(line: &str, key: &str) -> Option<String> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key))
+        .map(str::to_string)
+}
+
 fn pair_table(nodes: &Nodes, names: &[(&str, &String)]) -> String {
     let mut out = String::from("pairs (verified by, RTT):\n");
     for (i, (a, a_id)) in names.iter().enumerate() {

@@ -26,8 +26,9 @@ commands:
   setup [native|wasm|all] only install what the tests need (default: all)
   demo [ARGS...]          run the main demo
   bench [ARGS...]         run the benchmarks (see xtask/src/bench.rs)
-  web [PORT]              build the dual-target `hello` example for the browser and serve it
-                          on http://127.0.0.1:PORT/ (default 8080) until killed
+  web [EXAMPLE] [PORT]    build a dual-target example (`hello` or `rpc`, default hello) for
+                          the browser and serve it on http://127.0.0.1:PORT/ (default 8080)
+                          until killed
   help                    print this text
 
 environment:
@@ -57,7 +58,7 @@ fn run(args: &[String]) -> Result<()> {
         "setup" => setup::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
-        "web" => serve_hello(rest),
+        "web" => serve_example(rest),
         // Internal: one interop scenario, run by `test interop` inside a network namespace.
         "__interop" => interop::scenario(rest),
         "help" | "-h" | "--help" => {
@@ -68,15 +69,24 @@ fn run(args: &[String]) -> Result<()> {
     }
 }
 
-/// `cargo xtask web`: the `hello` example in a page, served on loopback.
-fn serve_hello(args: &[String]) -> Result<()> {
-    let port: u16 = match args.first() {
-        Some(p) => p
-            .parse()
-            .map_err(|_| anyhow::anyhow!("`{p}` is not a port number"))?,
-        None => 8080,
-    };
-    let dir = web::build(setup::wasm()?)?;
+/// `cargo xtask web [EXAMPLE] [PORT]`: a dual-target example (default `hello`) in a page,
+/// served on loopback.
+fn serve_example(args: &[String]) -> Result<()> {
+    let (mut example, mut port) = (web::EXAMPLE, 8080u16);
+    for arg in args {
+        match web::EXAMPLES.iter().find(|e| **e == arg.as_str()) {
+            Some(e) => example = e,
+            None => {
+                port = arg.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "`{arg}` is neither an example ({}) nor a port number",
+                        web::EXAMPLES.join(", ")
+                    )
+                })?
+            }
+        }
+    }
+    let dir = web::build(setup::wasm()?, example)?;
     web::serve(
         &dir,
         std::net::SocketAddr::from(([127, 0, 0, 1], port)),

@@ -164,7 +164,7 @@ fn wasm() -> Result<String> {
     }
     // The dual-target example, built as a user would ship it, runs in a page.
     let what = "the `hello` example in a Chromium page";
-    match web::build(toolchain).and_then(|dir| web::check_in_chromium(&dir)) {
+    match web::build(toolchain, "hello").and_then(|dir| web::check_in_chromium(&dir, "")) {
         Ok(note) => steps.note(format!("{what}: ok ({note})")),
         Err(err) => steps.fail(what, err),
     }

@@ -19,7 +19,7 @@ use crate::{setup, web};
 /// Builds the example for the browser and returns `{"raw_bytes": n, "gz_bytes": n}`.
 pub fn measure() -> Result<Value> {
     let toolchain = setup::wasm()?;
-    let dir = web::build(toolchain)?;
+    let dir = web::build(toolchain, web::EXAMPLE)?;
     let mut raw = 0;
     let mut gz = 0;
     for file in [

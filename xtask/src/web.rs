@@ -1,14 +1,17 @@
-//! The browser side of the dual-target example (`examples/examples/hello.rs`): build it for
-//! wasm32, serve it on 127.0.0.1, and check that it runs in headless Chromium.
+//! The browser side of the dual-target examples (`examples/examples/hello.rs` and
+//! `rpc.rs`): build one for wasm32, serve it on 127.0.0.1, and check that it runs in
+//! headless Chromium.
 //!
-//! - [`build`]: the example's page in `target/web/` (index.html, hello.js, hello_bg.wasm),
-//!   built for size: opt-level "z", LTO, `wasm-bindgen --target web`, `wasm-opt -Oz`.
+//! - [`build`]: the example's page in `target/web/NAME/` (index.html from
+//!   `examples/web/NAME.html`, NAME.js, NAME_bg.wasm), built for size: opt-level "z", LTO,
+//!   `wasm-bindgen --target web`, `wasm-opt -Oz`.
 //! - [`serve`]: a small static file server on 127.0.0.1 (loopback only) for that directory.
-//! - [`check_in_chromium`]: serves the page on a free port, loads it in headless Chromium and
-//!   returns the lines the example printed, failing unless it printed "done".
+//! - [`check_in_chromium`]: serves the page on a free port, loads it (with a query string)
+//!   in headless Chromium and returns the lines the example printed, failing unless it
+//!   printed "done".
 //!
-//! Typical use from `cargo xtask demo` / `cargo xtask web`:
-//! `let dir = web::build(setup::wasm()?)?; web::serve(&dir, "127.0.0.1:8080".parse()?, None)`.
+//! Typical use from `cargo xtask web`: `let dir = web::build(setup::wasm()?, "hello")?;
+//! web::serve(&dir, "127.0.0.1:8080".parse()?, None)`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -21,26 +24,37 @@ use anyhow::{bail, Context, Result};
 use crate::wasm::{self, Toolchain};
 use crate::{cmd, setup};
 
-/// The example that runs on both targets.
+/// The smallest dual-target example (its size is benchmarked).
 pub const EXAMPLE: &str = "hello";
+/// Every dual-target example with a page.
+pub const EXAMPLES: [&str; 2] = ["hello", "rpc"];
 const PACKAGE: &str = "unipeer-examples";
 
-/// Builds the example's page into `target/web/` and returns that directory.
-pub fn build(toolchain: Toolchain) -> Result<PathBuf> {
-    let wasm = build_wasm(toolchain)?;
-    let out = cmd::root().join("target").join("web");
-    bindgen_and_optimize(&wasm, &out)?;
-    let page = cmd::root().join("examples").join("web").join("index.html");
+/// Builds `example`'s page into `target/web/EXAMPLE/` and returns that directory.
+pub fn build(toolchain: Toolchain, example: &str) -> Result<PathBuf> {
+    if !EXAMPLES.contains(&example) {
+        bail!(
+            "no example `{example}` with a page (known: {})",
+            EXAMPLES.join(", ")
+        );
+    }
+    let wasm = build_wasm(toolchain, example)?;
+    let out = cmd::root().join("target").join("web").join(example);
+    bindgen_and_optimize(&wasm, &out, example)?;
+    let page = cmd::root()
+        .join("examples")
+        .join("web")
+        .join(format!("{example}.html"));
     std::fs::copy(&page, out.join("index.html"))
         .with_context(|| format!("copying {}", page.display()))?;
     Ok(out)
 }
 
 /// `cargo build` of the example for wasm32 with a size profile; returns the `.wasm`.
-fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
+fn build_wasm(toolchain: Toolchain, example: &str) -> Result<PathBuf> {
     let profile = "wasm-size";
     let mut build = wasm::cargo(toolchain, "build");
-    build.args(["-p", PACKAGE, "--example", EXAMPLE, "--profile", profile]);
+    build.args(["-p", PACKAGE, "--example", example, "--profile", profile]);
     // The profile lives here, not in the workspace's Cargo.toml: only this build uses it.
     for setting in [
         "inherits=\"release\"",
@@ -81,7 +95,7 @@ fn build_wasm(toolchain: Toolchain) -> Result<PathBuf> {
     }
     build.env("RUSTFLAGS", rustflags);
     build.arg("--message-format=json-render-diagnostics");
-    artifact(&mut build, EXAMPLE, ".wasm")
+    artifact(&mut build, example, ".wasm")
 }
 
 /// Runs a `cargo build --message-format=json...` and returns the file it produced for
@@ -116,7 +130,7 @@ pub fn artifact(build: &mut Command, target: &str, suffix: &str) -> Result<PathB
 }
 
 /// `wasm-bindgen --target web` into `out`, then `wasm-opt -Oz` in place.
-fn bindgen_and_optimize(wasm: &Path, out: &Path) -> Result<()> {
+fn bindgen_and_optimize(wasm: &Path, out: &Path, example: &str) -> Result<()> {
     setup::apt_install(&["binaryen"])?;
     let bindgen = cmd::cargo_bin("wasm-bindgen")
         .context("wasm-bindgen is not installed: run `cargo xtask setup wasm`")?;
@@ -129,7 +143,7 @@ fn bindgen_and_optimize(wasm: &Path, out: &Path) -> Result<()> {
             .arg(out)
             .arg(wasm),
     )?;
-    let module = out.join(format!("{EXAMPLE}_bg.wasm"));
+    let module = out.join(format!("{example}_bg.wasm"));
     cmd::run(
         Command::new("wasm-opt")
             .arg("-Oz")
@@ -251,13 +265,13 @@ pub fn content_type(name: &str) -> &'static str {
     }
 }
 
-/// Serves the page in `dir` on a free loopback port, loads it in headless Chromium (driven
-/// through ChromeDriver) and returns what the example printed. Fails unless it printed
-/// "done" within a minute.
-pub fn check_in_chromium(dir: &Path) -> Result<String> {
+/// Serves the page in `dir` on a free loopback port, loads it with `query` (`""` for none)
+/// in headless Chromium (driven through ChromeDriver) and returns what the example printed.
+/// Fails unless it printed "done" within a minute.
+pub fn check_in_chromium(dir: &Path, query: &str) -> Result<String> {
     setup::apt_install(&["chromium", "chromium-driver"])?;
     let listener = bind("127.0.0.1:0".parse()?)?;
-    let url = format!("http://{}/", listener.local_addr()?);
+    let url = format!("http://{}/{query}", listener.local_addr()?);
     let served = dir.to_path_buf();
     std::thread::spawn(move || serve_on(listener, served, Some(Duration::from_secs(120))));
 

@@ -30,8 +30,8 @@ use crate::web::{artifact, static_file, write_response};
 const PACKAGE: &str = "unipeer-examples";
 const EXAMPLE: &str = "demo";
 
-/// Builds the native `echo` and `demo` nodes (release) and returns the directory holding
-/// them (`target/release/examples`).
+/// Builds the native `echo`, `demo` and `rpc` nodes (release) and returns the directory
+/// holding them (`target/release/examples`).
 pub fn build_native() -> Result<PathBuf> {
     cmd::run(Command::new("cargo").args([
         "build",
@@ -42,6 +42,8 @@ pub fn build_native() -> Result<PathBuf> {
         "echo",
         "--example",
         EXAMPLE,
+        "--example",
+        "rpc",
     ]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
