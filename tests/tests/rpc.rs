@@ -8,6 +8,7 @@ unipeer_tests::suite! { rpc:
     rpc_typed_calls_both_ways,
     rpc_thousand_concurrent_calls,
     rpc_errors_cross_the_wire,
+    rpc_calls_beyond_the_limit_are_busy,
     rpc_timeout_cancels_the_handler,
     rpc_dropping_a_call_cancels_the_remote_handler,
     rpc_peer_closing_mid_call,

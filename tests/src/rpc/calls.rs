@@ -139,3 +139,59 @@ pub async fn rpc_errors_cross_the_wire() {
         })
         .await;
 }
+
+/// Calls beyond `max_calls` fail with `Busy`: here (too many waiting) and on the remote
+/// (too many running there); once calls finish, new ones go through.
+pub async fn rpc_calls_beyond_the_limit_are_busy() {
+    let a_config = RpcConfig {
+        max_calls: 2,
+        ..Default::default()
+    };
+    let b_config = RpcConfig {
+        max_calls: 1,
+        ..Default::default()
+    };
+    let (r, drivers) = rpcs(a_config, b_config).await;
+    let (release_tx, release) = oneshot::channel::<()>();
+    let release = release.shared();
+    r.b.register("wait", move |(): ()| {
+        let release = release.clone();
+        async move {
+            let _ = release.await;
+            Ok(1u8)
+        }
+    });
+    drivers
+        .run(async {
+            let first = r.a.call::<_, u8>("wait", &()).fuse();
+            let mut first = std::pin::pin!(first);
+            // The first call runs on the remote and holds its only slot.
+            let second = within(STEP, "the remote's refusal", async {
+                futures::select! {
+                    r = first.as_mut() => panic!("the first call ended early: {r:?}"),
+                    r = r.a.call::<_, u8>("wait", &()).fuse() => r,
+                }
+            })
+            .await;
+            assert_eq!(second, Err(RpcError::Busy(1)));
+            // Two calls waiting here: a third is refused at once, before it is sent.
+            let third = r.a.call::<_, u8>("wait", &());
+            let fourth = r.a.call::<_, u8>("wait", &());
+            let (third, fourth) = futures::future::join(
+                async {
+                    futures::select! {
+                        r = first.as_mut() => panic!("the first call ended early: {r:?}"),
+                        r = third.fuse() => r,
+                    }
+                },
+                fourth,
+            )
+            .await;
+            let results = [third, fourth];
+            assert!(results.contains(&Err(RpcError::Busy(2))), "{results:?}");
+            let _ = release_tx.send(());
+            assert_eq!(within(STEP, "the first call", first).await, Ok(1));
+            assert_eq!(r.a.call::<_, u8>("wait", &()).await, Ok(1));
+        })
+        .await;
+}
