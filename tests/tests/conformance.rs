@@ -24,4 +24,6 @@ unipeer_tests::suite! { conformance:
     malformed_sdp_gives_errors_and_loses_nothing,
     malformed_candidates_give_errors,
     invalid_channel_options_are_refused,
+    tampered_fingerprint_never_connects,
+    credentials_are_fresh_per_peer,
 }

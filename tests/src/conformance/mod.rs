@@ -8,6 +8,7 @@ mod connect;
 mod errors;
 mod glare;
 mod messages;
+mod security;
 
 pub use backpressure::*;
 pub use channels::*;
@@ -16,3 +17,4 @@ pub use connect::*;
 pub use errors::*;
 pub use glare::*;
 pub use messages::*;
+pub use security::*;

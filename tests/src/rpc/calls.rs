@@ -7,7 +7,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use unipeer::rpc::{CallOptions, Codec, RpcConfig, RpcError};
 
-use super::rpcs;
+use super::{rpcs, Signals};
 use crate::{within, STEP};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,9 +154,12 @@ pub async fn rpc_calls_beyond_the_limit_are_busy() {
     let (r, drivers) = rpcs(a_config, b_config).await;
     let (release_tx, release) = oneshot::channel::<()>();
     let release = release.shared();
+    let mut signals = Signals::default();
+    let started = signals.sender();
     r.b.register("wait", move |(): ()| {
-        let release = release.clone();
+        let (release, started) = (release.clone(), started.clone());
         async move {
+            let _ = started.unbounded_send("started");
             let _ = release.await;
             Ok(1u8)
         }
@@ -166,6 +169,10 @@ pub async fn rpc_calls_beyond_the_limit_are_busy() {
             let first = r.a.call::<_, u8>("wait", &()).fuse();
             let mut first = std::pin::pin!(first);
             // The first call runs on the remote and holds its only slot.
+            futures::select! {
+                r = first.as_mut() => panic!("the first call ended early: {r:?}"),
+                () = signals.wait("started").fuse() => {}
+            }
             let second = within(STEP, "the remote's refusal", async {
                 futures::select! {
                     r = first.as_mut() => panic!("the first call ended early: {r:?}"),
