@@ -146,13 +146,21 @@ pub(crate) fn parse_request(body: &[u8]) -> Result<Request<'_>, String> {
     })
 }
 
-/// An error body: code, two numbers, message.
+/// The longest error message sent, in bytes: an error frame always fits in one message
+/// (it may be sent where nothing can split it), even one naming a huge unknown method.
+const ERROR_MESSAGE_MAX: usize = 4096;
+
+/// An error body: code, two numbers, message (cut to `ERROR_MESSAGE_MAX` bytes).
 pub(crate) fn error_body(e: &WireError) -> Vec<u8> {
-    let mut b = Vec::with_capacity(18 + e.message.len());
+    let mut end = e.message.len().min(ERROR_MESSAGE_MAX);
+    while !e.message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut b = Vec::with_capacity(18 + end);
     b.extend_from_slice(&e.code.to_le_bytes());
     b.extend_from_slice(&e.a.to_le_bytes());
     b.extend_from_slice(&e.b.to_le_bytes());
-    b.extend_from_slice(e.message.as_bytes());
+    b.extend_from_slice(&e.message.as_bytes()[..end]);
     b
 }
 
@@ -257,6 +265,12 @@ mod tests {
             message: "boom".into(),
         };
         assert_eq!(parse_error(&error_body(&e)).unwrap(), e);
+        let long = WireError {
+            message: "é".repeat(5000),
+            ..e
+        };
+        let cut = parse_error(&error_body(&long)).unwrap().message;
+        assert!(cut.len() <= ERROR_MESSAGE_MAX && cut.chars().all(|c| c == 'é'));
         assert!(parse_error(&[1, 2, 3]).is_err());
         assert_eq!(parse_credit(&credit_body(12)).unwrap(), 12);
         assert!(parse_credit(&[1]).is_err());
