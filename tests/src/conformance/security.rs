@@ -72,8 +72,12 @@ async fn never_connects(in_offer: bool) {
                 PeerEvent::ConnectionStateChange(ConnectionState::Connected)
             );
             assert!(
-                !(connected && side == victim) && !matches!(e, PeerEvent::DataChannel(_)),
-                "the {side} connected with a tampered fingerprint: {e:?}"
+                !(connected && side == victim),
+                "the {side} connected with a tampered fingerprint"
+            );
+            assert!(
+                !matches!(e, PeerEvent::DataChannel(_)),
+                "the {side} got a channel with a tampered fingerprint"
             );
         }
     }
