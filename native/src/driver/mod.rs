@@ -35,12 +35,15 @@ struct Shared {
     shutdown: AtomicBool,
     /// The thread has stopped; nothing queued will run.
     stopped: AtomicBool,
+    /// Wakes the thread. It lives here, not in the handle, so that the last handle's
+    /// wake-up is not lost: closing the eventfd right after writing it would drop the
+    /// pending event, and the thread would sleep forever with its buffers.
+    waker: Waker,
 }
 
 /// The handles' side of the driver: a command queue and a way to wake the thread.
 pub(crate) struct DriverHandle {
     shared: Arc<Shared>,
-    waker: Waker,
     next_peer: AtomicU64,
 }
 
@@ -55,7 +58,7 @@ impl DriverHandle {
             Err(_) => return false,
         }
         if self.shared.parked.load(Ordering::SeqCst) {
-            let _ = self.waker.wake();
+            let _ = self.shared.waker.wake();
         }
         true
     }
@@ -68,7 +71,7 @@ impl DriverHandle {
 impl Drop for DriverHandle {
     fn drop(&mut self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
-        let _ = self.waker.wake();
+        let _ = self.shared.waker.wake();
     }
 }
 
@@ -96,10 +99,10 @@ fn start() -> Result<Arc<DriverHandle>> {
         parked: AtomicBool::new(false),
         shutdown: AtomicBool::new(false),
         stopped: AtomicBool::new(false),
+        waker,
     });
     let handle = Arc::new(DriverHandle {
         shared: shared.clone(),
-        waker,
         next_peer: AtomicU64::new(1),
     });
     let driver = Driver {

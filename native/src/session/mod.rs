@@ -87,6 +87,10 @@ pub(crate) struct SessionParts {
     pub failed_timeout: Duration,
 }
 
+/// How long a closing session may drain its close (DTLS close_notify, SCTP shutdown)
+/// before it is dropped anyway.
+const CLOSE_DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
 pub(crate) struct Session {
     id: PeerId,
     rtc: Rtc,
@@ -101,6 +105,8 @@ pub(crate) struct Session {
     channels: Channels,
     /// `close` was called or the remote closed: drain str0m's close output, then go.
     closing: bool,
+    /// When a close gives up draining: the remote may never acknowledge it.
+    close_by: Option<Instant>,
     dead: bool,
     /// Datagrams str0m produced, waiting for the driver to send them.
     outbox: Vec<Transmit>,
@@ -124,6 +130,7 @@ impl Session {
             negotiation: Negotiation::default(),
             channels: Channels::new(parts.limits),
             closing: false,
+            close_by: None,
             dead: false,
             outbox: Vec::new(),
             held: HeldDatagrams::default(),
@@ -319,9 +326,13 @@ impl Session {
             }
         }
         self.channels.update_buffered(&mut self.rtc);
-        if self.closing && !self.rtc.is_alive() {
+        let drained = !self.rtc.is_alive() || self.close_by.is_some_and(|at| now >= at);
+        if self.closing && drained {
             self.dead = true;
             return None;
+        }
+        if let Some(at) = self.close_by {
+            deadline = deadline.min(at);
         }
         if let Some(since) = self.disconnected_since {
             deadline = deadline.min(since + self.failed_timeout);
@@ -373,6 +384,7 @@ impl Session {
                 debug!(peer = self.id, "the remote closed the connection");
                 self.finish_close();
                 self.closing = true;
+                self.close_by.get_or_insert(now + CLOSE_DRAIN_LIMIT);
             }
             _ => {}
         }
@@ -414,12 +426,21 @@ impl Session {
         self.set_state(ConnectionState::Failed);
     }
 
-    fn start_close(&mut self, _now: Instant) {
+    fn start_close(&mut self, now: Instant) {
         if self.closing {
             return;
         }
         self.closing = true;
-        if let Err(e) = self.rtc.close() {
+        self.close_by = Some(now + CLOSE_DRAIN_LIMIT);
+        let had_dtls = matches!(
+            self.state,
+            ConnectionState::Connected | ConnectionState::Disconnected
+        );
+        if !had_dtls {
+            // No DTLS session to close: str0m would wait forever for its close to drain,
+            // and the session (a few hundred KiB) would never be released.
+            self.rtc.disconnect();
+        } else if let Err(e) = self.rtc.close() {
             debug!(peer = self.id, error = %e, "closing str0m failed; dropping the session");
             self.rtc.disconnect();
         }
