@@ -128,6 +128,13 @@ impl ServerFrame<'_> {
     }
 }
 
+/// The client-frame parser, for the fuzz targets (`fuzz/`; `cargo fuzz` sets `fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_client_frame(text: &str) -> bool {
+    parse_client_frame(text).is_ok()
+}
+
 /// Parses one client text frame. The error message is meant for the client itself.
 pub(crate) fn parse_client_frame(text: &str) -> Result<ClientFrame, String> {
     let raw: RawClientFrame = serde_json::from_str(text).map_err(|e| match e.classify() {

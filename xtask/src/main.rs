@@ -4,6 +4,7 @@ mod bench;
 mod bench_browser;
 mod cmd;
 mod demo;
+mod fuzz;
 mod interop;
 mod lockfile;
 mod setup;
@@ -22,10 +23,13 @@ usage: cargo xtask <command> [args]
 
 commands:
   test [PART...]          install what the tests need, then run the parts (default: all)
-                          parts: native, wasm, interop, labs
+                          parts: native, wasm, interop, labs, fuzz
   setup [native|wasm|all] only install what the tests need (default: all)
   demo [ARGS...]          run the main demo
   bench [ARGS...]         run the benchmarks (see xtask/src/bench.rs)
+  fuzz [--seconds N] [TARGET...]
+                          fuzz the parsers for longer (default 60 s per target; see
+                          xtask/src/fuzz.rs)
   web [EXAMPLE] [PORT]    build a dual-target example (`hello` or `rpc`, default hello) for
                           the browser and serve it on http://127.0.0.1:PORT/ (default 8080)
                           until killed
@@ -58,6 +62,7 @@ fn run(args: &[String]) -> Result<()> {
         "setup" => setup::run(rest),
         "demo" => demo::run(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::command(rest),
         "web" => serve_example(rest),
         // Internal: one interop scenario, run by `test interop` inside a network namespace.
         "__interop" => interop::scenario(rest),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use crate::cmd;
+use crate::fuzz as fuzzing;
 use crate::lockfile::Lockfile;
 use crate::setup;
 use crate::wasm::{self, Mdns};
@@ -20,6 +21,7 @@ const PARTS: &[(&str, Part)] = &[
     ("wasm", wasm),
     ("interop", interop),
     ("labs", labs),
+    ("fuzz", fuzz),
 ];
 
 /// The crates that must build for the browser.
@@ -251,4 +253,9 @@ impl Steps {
         }
         Ok(summary)
     }
+}
+
+/// Every fuzz target for a bounded time (`cargo xtask fuzz` runs longer).
+fn fuzz() -> Result<String> {
+    fuzzing::run(&fuzzing::TARGETS, fuzzing::TEST_SECONDS)
 }

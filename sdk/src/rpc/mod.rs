@@ -80,6 +80,9 @@
 mod codec;
 mod driver;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod reassembly;
 mod serve;
