@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::future::{select, Either};
 use futures::StreamExt;
 use unipeer::{
-    ConnectionState, DataChannel, DataChannelInit, HostCandidates, Peer, PeerConfig, PeerEvent,
-    PeerEvents,
+    ConnectionState, DataChannel, DataChannelInit, HostCandidates, IceCandidate, Peer, PeerConfig,
+    PeerEvent, PeerEvents,
 };
 
 /// The bound on any single wait in a test.
@@ -103,6 +103,32 @@ impl Events {
     }
 }
 
+impl Events {
+    /// The next local candidate; `None` at the end of candidates (or when the peer closed,
+    /// after which none come). Other events stay in the backlog.
+    pub async fn next_candidate(&mut self) -> Option<IceCandidate> {
+        self.find(STEP, "local candidates", |e| match e {
+            PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
+            PeerEvent::EndOfCandidates | PeerEvent::Closed => Some(None),
+            _ => None,
+        })
+        .await
+    }
+}
+
+/// VmRSS of this process, KiB (native only: it reads `/proc/self/status`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .expect("VmRSS in /proc/self/status")
+}
+
 /// Two peers, `a` (the offerer) and `b`, negotiated with each other.
 pub struct Pair {
     /// The offerer.
@@ -173,21 +199,10 @@ pub async fn connect(a: &Peer, a_events: &mut Events, b: &Peer, b_events: &mut E
 /// Forwards `events`' candidates to `to` until the end of candidates; other events stay
 /// in the backlog.
 pub async fn forward_candidates(events: &mut Events, to: &Peer) {
-    loop {
-        let c = events
-            .find(STEP, "local candidates", |e| match e {
-                PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
-                PeerEvent::EndOfCandidates => Some(None),
-                _ => None,
-            })
-            .await;
-        match c {
-            Some(c) => to
-                .add_ice_candidate(c)
-                .await
-                .expect("remote accepts our candidate"),
-            None => return,
-        }
+    while let Some(c) = events.next_candidate().await {
+        to.add_ice_candidate(c)
+            .await
+            .expect("remote accepts our candidate");
     }
 }
 

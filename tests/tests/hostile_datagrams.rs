@@ -5,20 +5,8 @@
 
 use std::net::UdpSocket;
 
-use unipeer::{DataChannelInit, Message, Peer, PeerEvent};
-use unipeer_tests::{loopback, next_channel, within, Events, STEP};
-
-/// VmRSS of this process, KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .expect("VmRSS in /proc/self/status")
-}
+use unipeer::{DataChannelInit, Message, Peer};
+use unipeer_tests::{loopback, next_channel, rss_kib, within, Events, STEP};
 
 /// 100,000 random and truncated datagrams, many shaped like STUN, DTLS and RTP, sent to a
 /// connected peer's port from an unvalidated address: no panic, the session carries on and
@@ -39,15 +27,7 @@ fn garbage_datagrams_do_not_disturb_a_session() {
         unipeer_tests::forward_candidates(&mut ae, &b).await;
         // Learn b's port from its own candidate, as an attacker on the path could.
         let mut b_port = None;
-        loop {
-            let next = be
-                .find(STEP, "b candidates", |e| match e {
-                    PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
-                    PeerEvent::EndOfCandidates => Some(None),
-                    _ => None,
-                })
-                .await;
-            let Some(c) = next else { break };
+        while let Some(c) = be.next_candidate().await {
             b_port = c
                 .candidate
                 .split_whitespace()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use unipeer::rpc::{Rpc, RpcConfig};
-use unipeer::{DataChannelInit, MeshConfig, Message, Peer, PeerEvent, SessionDescription};
+use unipeer::{DataChannelInit, MeshConfig, Message, Peer, SessionDescription};
 use unipeer_server::{spawn_in_thread, ServerConfig};
 use unipeer_tests::mesh::{drive_until, full_mesh, mesh_config, Node};
 use unipeer_tests::{loopback, next_channel, run, within, Events, STEP};
@@ -78,15 +78,7 @@ fn secrets_stay_out_of_info_logs() {
         }
         let (mut a_events, mut b_events) = (Events::of(&a), Events::of(&b));
         for (events, to) in [(&mut a_events, &b), (&mut b_events, &a)] {
-            loop {
-                let next = events
-                    .find(STEP, "candidates", |e| match e {
-                        PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
-                        PeerEvent::EndOfCandidates => Some(None),
-                        _ => None,
-                    })
-                    .await;
-                let Some(c) = next else { break };
+            while let Some(c) = events.next_candidate().await {
                 // "candidate:F C udp PRIO IP PORT typ host": the address in both spellings.
                 let words: Vec<&str> = c.candidate.split_whitespace().collect();
                 secrets.push(format!("{}:{}", words[4], words[5]));

@@ -7,19 +7,7 @@
 use std::time::Duration;
 
 use unipeer::{DataChannelInit, Peer};
-use unipeer_tests::{loopback, sleep, Pair};
-
-/// VmRSS of this process, KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .expect("VmRSS in /proc/self/status")
-}
+use unipeer_tests::{loopback, rss_kib, sleep, Pair};
 
 /// One round: peers closed fresh, closed after answering an offer, and closed connected.
 async fn round() {

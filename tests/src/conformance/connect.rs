@@ -20,15 +20,7 @@ pub async fn connect() {
     let (mut ae, mut be) = (Events::of(&a), Events::of(&b));
     for (events, to) in [(&mut ae, &b), (&mut be, &a)] {
         let mut seen = 0;
-        loop {
-            let next = events
-                .find(STEP, "candidates", |e| match e {
-                    PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
-                    PeerEvent::EndOfCandidates => Some(None),
-                    _ => None,
-                })
-                .await;
-            let Some(c) = next else { break };
+        while let Some(c) = events.next_candidate().await {
             assert!(c.candidate.starts_with("candidate:"), "{}", c.candidate);
             assert_eq!(c.sdp_mid.as_deref(), Some(offer_mids[0].as_str()));
             assert_eq!(c.sdp_m_line_index, Some(0));

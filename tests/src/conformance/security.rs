@@ -89,21 +89,11 @@ async fn never_connects(in_offer: bool) {
 
 /// Forwards candidates until the end of candidates, or until either side closed.
 async fn forward_until_closed(events: &mut Events, to: &Peer) {
-    loop {
-        let next = events
-            .find(STEP, "local candidates", |e| match e {
-                PeerEvent::LocalCandidate(c) => Some(Some(c.clone())),
-                PeerEvent::EndOfCandidates | PeerEvent::Closed => Some(None),
-                _ => None,
-            })
-            .await;
-        match next {
-            Some(c) => match to.add_ice_candidate(c).await {
-                Ok(()) => {}
-                Err(Error::PeerClosed) => return,
-                Err(e) => panic!("the remote refused a candidate: {e}"),
-            },
-            None => return,
+    while let Some(c) = events.next_candidate().await {
+        match to.add_ice_candidate(c).await {
+            Ok(()) => {}
+            Err(Error::PeerClosed) => return,
+            Err(e) => panic!("the remote refused a candidate: {e}"),
         }
     }
 }
