@@ -90,5 +90,6 @@ pub use peer::{Peer, PeerEvent, PeerEvents};
 pub use signaling::ReconnectPolicy;
 pub use unipeer_core::{
     ConnectionState, DataChannelInit, DataChannelLimits, DataChannelState, Error, HostCandidates,
-    IceCandidate, IceServer, Message, PeerConfig, Reliability, Result, SdpType, SessionDescription,
+    IceCandidate, IceServer, IceServerError, IceServerKind, IceTransport, IceUrl, IceUrlProblem,
+    Message, PeerConfig, Reliability, Result, SdpType, SessionDescription,
 };

@@ -41,4 +41,5 @@ conformance! {
     malformed_sdp_gives_errors_and_loses_nothing,
     malformed_candidates_give_errors,
     invalid_channel_options_are_refused,
+    invalid_ice_servers_are_refused,
 }

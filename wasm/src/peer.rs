@@ -79,6 +79,9 @@ impl Peer {
     /// also decides when a disconnected connection has failed (`failed_timeout` does not
     /// apply).
     pub fn new(config: PeerConfig) -> Result<Self> {
+        // The same checks as natively, before the browser sees the servers: a bad URL or a
+        // TURN URL without credentials gives the same typed error on both backends.
+        config.validate()?;
         let servers = Array::new();
         for server in &config.ice_servers {
             let s = Object::new();

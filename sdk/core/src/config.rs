@@ -56,11 +56,7 @@ impl PeerConfig {
             }
         }
         for s in &self.ice_servers {
-            if s.urls.is_empty() {
-                return Err(crate::Error::InvalidConfig(
-                    "an ICE server has no urls".into(),
-                ));
-            }
+            s.parse_urls()?;
         }
         Ok(())
     }
@@ -69,11 +65,13 @@ impl PeerConfig {
 /// One STUN or TURN server, in the browser's `RTCIceServer` shape.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IceServer {
-    /// `stun:host:port`, `turn:host:port?transport=udp|tcp` or `turns:host:port`.
+    /// `stun:host:port`, `turn:host:port?transport=udp|tcp` or `turns:host:port`
+    /// (see [`IceUrl`](crate::IceUrl) for the defaults; checked by
+    /// [`IceServer::parse_urls`] when a peer is created, identically on every backend).
     pub urls: Vec<String>,
-    /// TURN user name.
+    /// TURN user name (required for `turn:` and `turns:` URLs).
     pub username: Option<String>,
-    /// TURN credential.
+    /// TURN credential, the password (required for `turn:` and `turns:` URLs).
     pub credential: Option<String>,
 }
 

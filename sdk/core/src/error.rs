@@ -48,6 +48,9 @@ pub enum Error {
     /// The configuration cannot be used.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// An ICE server in the configuration cannot be used (see the inner error).
+    #[error("invalid ICE server: {0}")]
+    InvalidIceServer(#[from] crate::IceServerError),
     /// An operating-system I/O operation failed (for example binding a socket).
     #[error("I/O error: {0}")]
     Io(String),
