@@ -27,6 +27,8 @@ pub(crate) enum Command {
     Send(ChannelKey, Message),
     CloseChannel(ChannelKey),
     Close(Option<Reply<()>>),
+    /// Addresses of ICE servers that were given by host name (from the resolver thread).
+    IceServersResolved(Vec<std::net::SocketAddr>),
 }
 
 /// A locally created channel, handed to the driver.

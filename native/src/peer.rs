@@ -10,6 +10,7 @@ use unipeer_core::{
 
 use crate::command::{Command, NewChannel, PeerId, Reply};
 use crate::driver::{self, DriverHandle};
+use crate::ice::{self, IcePlan};
 use crate::session::{channels_config, PeerShared, Session, SessionParts};
 use crate::{gather, prebuilt, secure, DataChannel};
 
@@ -51,6 +52,8 @@ impl Peer {
                 .build(Instant::now()),
         };
         let id = driver.next_peer_id();
+        let mut ice = IcePlan::new(&config.ice_servers)?;
+        let names = ice.take_names();
         let shared = Arc::new(PeerShared::new());
         let (events, stream) = EventQueue::new();
         let session = Session::new(SessionParts {
@@ -62,10 +65,12 @@ impl Peer {
             driver: Arc::downgrade(&driver),
             limits: config.data_channel,
             failed_timeout: config.failed_timeout,
+            ice,
         });
         if !driver.send(id, Command::Register(Box::new(session), sockets)) {
             return Err(Error::Internal("the I/O driver stopped".into()));
         }
+        ice::resolve_in_background(names, id, Arc::downgrade(&driver));
         Ok(Self {
             id,
             driver,

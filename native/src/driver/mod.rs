@@ -239,9 +239,14 @@ impl Driver {
                 if let Some(d) = guarded(&mut entry.session, |s| s.poll(now)).flatten() {
                     schedule(&mut self.timers, entry, peer, d);
                 }
+                // Only this socket's datagrams here; the others go out in `drive_dirty`.
                 let outbox = entry.session.outbox();
-                ep.send_all(&mut self.scratch, outbox.iter());
-                outbox.clear();
+                let local = ep.local();
+                ep.send_all(
+                    &mut self.scratch,
+                    outbox.iter().filter(|t| t.source == local),
+                );
+                outbox.retain(|t| t.source != local);
             }
             if more {
                 self.ready.push(key);
@@ -437,6 +442,7 @@ mod tests {
             driver: Weak::new(),
             limits: DataChannelLimits::default(),
             failed_timeout: Duration::from_secs(30),
+            ice: crate::ice::IcePlan::default(),
         });
         let r: Option<()> = guarded(&mut session, |_| panic!("simulated str0m bug"));
         assert!(r.is_none());

@@ -17,6 +17,7 @@ use unipeer_core::{ConnectionState, DataChannelLimits, Error, EventQueue, PeerEv
 
 use crate::command::{Command, PeerId};
 use crate::driver::DriverHandle;
+use crate::ice::{Gatherer, IcePlan};
 use crate::DataChannel;
 use channels::Channels;
 pub(crate) use channels::{
@@ -85,6 +86,7 @@ pub(crate) struct SessionParts {
     pub driver: Weak<DriverHandle>,
     pub limits: DataChannelLimits,
     pub failed_timeout: Duration,
+    pub ice: IcePlan,
 }
 
 pub(crate) struct Session {
@@ -107,10 +109,13 @@ pub(crate) struct Session {
     held: HeldDatagrams,
     /// Datagrams handed to str0m since its output was last drained.
     undrained: usize,
+    /// Server-reflexive candidates from the STUN servers.
+    gatherer: Gatherer,
 }
 
 impl Session {
     pub(crate) fn new(parts: SessionParts) -> Self {
+        let gatherer = Gatherer::new(&parts.local_addrs, parts.ice, Instant::now());
         let mut s = Session {
             id: parts.id,
             rtc: parts.rtc,
@@ -128,6 +133,7 @@ impl Session {
             outbox: Vec::new(),
             held: HeldDatagrams::default(),
             undrained: 0,
+            gatherer,
         };
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
@@ -191,6 +197,24 @@ impl Session {
                     let _ = reply.send(Ok(()));
                 }
             }
+            Command::IceServersResolved(addrs) => {
+                self.gatherer.add_resolved(addrs, now);
+                self.after_gathering();
+            }
+        }
+    }
+
+    /// Hands new candidates to str0m and the application, and the end of candidates once
+    /// gathering is complete.
+    fn after_gathering(&mut self) {
+        for c in self.gatherer.take_found() {
+            self.negotiation.add_gathered(&mut self.rtc, c);
+        }
+        if self.gatherer.is_complete() {
+            self.negotiation.gathering_complete();
+        }
+        for e in self.negotiation.take_candidate_events() {
+            self.events.push(e);
         }
     }
 
@@ -223,6 +247,15 @@ impl Session {
         data: &[u8],
     ) {
         if self.dead {
+            return;
+        }
+        // Answers from STUN servers are the gatherer's; str0m never sees them.
+        if self.gatherer.expects(source)
+            && self
+                .gatherer
+                .handle_datagram(now, source, destination, data)
+        {
+            self.after_gathering();
             return;
         }
         let Ok(receive) = Receive::new(Protocol::Udp, source, destination, data) else {
@@ -293,6 +326,10 @@ impl Session {
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             debug!(peer = self.id, error = %e, "str0m timeout handling failed");
         }
+        if !self.closing {
+            self.gatherer.handle_timeout(now);
+            self.after_gathering();
+        }
         if let Some(since) = self.disconnected_since {
             if now >= since + self.failed_timeout && self.state == ConnectionState::Disconnected {
                 self.fail();
@@ -319,6 +356,12 @@ impl Session {
             }
         }
         self.channels.update_buffered(&mut self.rtc);
+        if !self.closing {
+            self.gatherer.transmit_into(&mut self.outbox);
+            if let Some(t) = self.gatherer.next_timeout() {
+                deadline = deadline.min(t);
+            }
+        }
         if self.closing && !self.rtc.is_alive() {
             self.dead = true;
             return None;
@@ -468,6 +511,7 @@ pub(crate) fn reply_closed(cmd: Command) {
         }
         Command::Close(Some(r)) => drop(r.send(Ok(()))),
         Command::Register(..)
+        | Command::IceServersResolved(_)
         | Command::Send(..)
         | Command::CloseChannel(_)
         | Command::Close(None) => {}

@@ -22,6 +22,12 @@ pub(super) struct Negotiation {
     pending_channels: Vec<ChannelKey>,
     /// The addresses of the host candidates.
     host_addrs: Vec<SocketAddr>,
+    /// Candidates gathered from ICE servers (server-reflexive), kept for a fresh `Rtc`.
+    gathered: Vec<Candidate>,
+    /// No more candidates will be gathered.
+    gathering_done: bool,
+    /// `EndOfCandidates` was announced for the current mid.
+    end_announced: bool,
     local_mids: Vec<String>,
     remote_mids: Vec<String>,
     has_remote: bool,
@@ -50,6 +56,38 @@ impl Negotiation {
         }
     }
 
+    /// A candidate found by the gatherer: into str0m, and trickled if the candidates were
+    /// already announced (otherwise it goes with the announcement).
+    pub(super) fn add_gathered(&mut self, rtc: &mut Rtc, c: Candidate) {
+        self.gathered.push(c.clone());
+        let Some(added) = rtc.add_local_candidate(c) else {
+            return;
+        };
+        let line = added.to_sdp_string();
+        if self.candidates_announced {
+            self.candidate_events
+                .push(PeerEvent::LocalCandidate(self.local_candidate(&line)));
+        }
+        self.local_candidates.push(line);
+    }
+
+    /// Gathering is over: the end of candidates is announced (now, or with the candidates).
+    pub(super) fn gathering_complete(&mut self) {
+        self.gathering_done = true;
+        if self.candidates_announced && !self.end_announced {
+            self.end_announced = true;
+            self.candidate_events.push(PeerEvent::EndOfCandidates);
+        }
+    }
+
+    fn local_candidate(&self, line: &str) -> IceCandidate {
+        IceCandidate {
+            candidate: line.strip_prefix("a=").unwrap_or(line).to_string(),
+            sdp_mid: self.announced_mid.clone(),
+            sdp_m_line_index: Some(0),
+        }
+    }
+
     /// A new str0m instance with `old`'s ICE credentials and host candidates.
     fn fresh_rtc(&mut self, old: &mut Rtc, limits: &DataChannelLimits) -> Rtc {
         let creds = old.direct_api().local_ice_credentials();
@@ -59,6 +97,11 @@ impl Negotiation {
         self.local_candidates.clear();
         let addrs = std::mem::take(&mut self.host_addrs);
         self.add_host_candidates(&mut rtc, &addrs);
+        for c in &self.gathered {
+            if let Some(added) = rtc.add_local_candidate(c.clone()) {
+                self.local_candidates.push(added.to_sdp_string());
+            }
+        }
         rtc
     }
 
@@ -184,16 +227,19 @@ impl Negotiation {
         // answer uses the remote offer's mid, and candidates naming ours would be refused.
         if !self.candidates_announced || self.announced_mid != mid {
             self.candidates_announced = true;
-            self.announced_mid = mid.clone();
-            for c in &self.local_candidates {
-                self.candidate_events
-                    .push(PeerEvent::LocalCandidate(IceCandidate {
-                        candidate: c.strip_prefix("a=").unwrap_or(c).to_string(),
-                        sdp_mid: mid.clone(),
-                        sdp_m_line_index: Some(0),
-                    }));
+            self.announced_mid = mid;
+            let events: Vec<_> = self
+                .local_candidates
+                .iter()
+                .map(|c| PeerEvent::LocalCandidate(self.local_candidate(c)))
+                .collect();
+            self.candidate_events.extend(events);
+            // With ICE servers, more candidates may follow: the end comes when gathering
+            // completes.
+            self.end_announced = self.gathering_done;
+            if self.gathering_done {
+                self.candidate_events.push(PeerEvent::EndOfCandidates);
             }
-            self.candidate_events.push(PeerEvent::EndOfCandidates);
         }
     }
 
