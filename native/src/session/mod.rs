@@ -111,6 +111,8 @@ pub(crate) struct Session {
     undrained: usize,
     /// Server-reflexive candidates from the STUN servers.
     gatherer: Gatherer,
+    /// The (source, destination) the connection's packets last went over.
+    selected: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl Session {
@@ -134,6 +136,7 @@ impl Session {
             held: HeldDatagrams::default(),
             undrained: 0,
             gatherer,
+            selected: None,
         };
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
@@ -376,7 +379,25 @@ impl Session {
         self.undrained = 0;
         loop {
             match self.rtc.poll_output() {
-                Ok(Output::Transmit(t)) => self.outbox.push(t),
+                Ok(Output::Transmit(t)) => {
+                    // DTLS and SCTP go over the nominated pair only (STUN, first byte
+                    // below 4, goes over every pair): a change of path is seen here.
+                    if self.selected != Some((t.source, t.destination))
+                        && t.contents.first().is_some_and(|b| *b >= 20)
+                    {
+                        self.selected = Some((t.source, t.destination));
+                        let pair = self.negotiation.pair_type(t.source, t.destination);
+                        debug!(
+                            peer = self.id,
+                            local = pair.local.as_str(),
+                            remote = pair.remote.as_str(),
+                            "selected candidate pair"
+                        );
+                        self.events
+                            .push(PeerEvent::SelectedCandidatePairChange(pair));
+                    }
+                    self.outbox.push(t)
+                }
                 Ok(Output::Event(e)) => self.on_event(e, now),
                 Ok(Output::Timeout(t)) => {
                     if self.closing && !self.rtc.is_alive() {

@@ -4,16 +4,20 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::{Candidate, Rtc};
+use str0m::{Candidate, CandidateKind, Rtc};
 use tracing::debug;
 use unipeer_core::{
-    DataChannelLimits, Error, IceCandidate, PeerEvent, Result, SdpType, SessionDescription,
+    CandidatePair, CandidateType, DataChannelLimits, Error, IceCandidate, PeerEvent, Result,
+    SdpType, SessionDescription,
 };
 
 use super::channels::Channels;
 use crate::command::ChannelKey;
 use crate::prebuilt;
 use crate::DataChannel;
+
+/// Remote candidates remembered for pair reports (a remote cannot grow this without bound).
+const MAX_REMOTE_KINDS: usize = 64;
 
 #[derive(Default)]
 pub(super) struct Negotiation {
@@ -28,6 +32,8 @@ pub(super) struct Negotiation {
     gathering_done: bool,
     /// `EndOfCandidates` was announced for the current mid.
     end_announced: bool,
+    /// The remote candidates' addresses and types (for the selected pair's report).
+    remote_kinds: Vec<(SocketAddr, CandidateType)>,
     local_mids: Vec<String>,
     remote_mids: Vec<String>,
     has_remote: bool,
@@ -272,8 +278,33 @@ impl Negotiation {
         }
         let cand =
             Candidate::from_sdp_string(line).map_err(|e| Error::InvalidCandidate(e.to_string()))?;
+        let kind = match cand.kind() {
+            CandidateKind::Host => CandidateType::Host,
+            CandidateKind::ServerReflexive => CandidateType::ServerReflexive,
+            CandidateKind::PeerReflexive => CandidateType::PeerReflexive,
+            CandidateKind::Relayed => CandidateType::Relayed,
+        };
+        if self.remote_kinds.len() < MAX_REMOTE_KINDS {
+            self.remote_kinds.push((cand.addr(), kind));
+        }
         rtc.add_remote_candidate(cand);
         Ok(())
+    }
+
+    /// The type of the pair `source` -> `destination`: the local side from this peer's own
+    /// candidates, the remote side as the remote announced it (peer-reflexive if it did not).
+    pub(super) fn pair_type(&self, source: SocketAddr, destination: SocketAddr) -> CandidatePair {
+        let local = if self.host_addrs.contains(&source) {
+            CandidateType::Host
+        } else {
+            CandidateType::Relayed
+        };
+        let remote = self
+            .remote_kinds
+            .iter()
+            .find(|(a, _)| *a == destination)
+            .map_or(CandidateType::PeerReflexive, |(_, k)| *k);
+        CandidatePair::new(local, remote)
     }
 
     fn check_mid(&self, c: &IceCandidate) -> Result<()> {

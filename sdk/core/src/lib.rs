@@ -18,7 +18,7 @@ mod state;
 pub use channel::{ChannelCore, ChannelSettings, ReceiveQueue, Reliability};
 pub use config::{DataChannelLimits, HostCandidates, IceServer, PeerConfig};
 pub use error::{Error, Result};
-pub use event::{EventQueue, EventStream, PeerEvent};
+pub use event::{CandidatePair, CandidateType, EventQueue, EventStream, PeerEvent};
 pub use ice::{IceServerError, IceServerKind, IceTransport, IceUrl, IceUrlProblem};
 pub use message::Message;
 pub use signal::{IceCandidate, SdpType, SessionDescription};
