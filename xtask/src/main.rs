@@ -5,6 +5,7 @@ mod bench_browser;
 mod cmd;
 mod demo;
 mod interop;
+mod labs;
 mod lockfile;
 mod setup;
 mod test;
@@ -23,7 +24,8 @@ usage: cargo xtask <command> [args]
 commands:
   test [PART...]          install what the tests need, then run the parts (default: all)
                           parts: native, wasm, interop, labs
-  setup [native|wasm|all] only install what the tests need (default: all)
+  setup [native|wasm|labs|all]
+                          only install what the tests need (default: all)
   demo [ARGS...]          run the main demo
   bench [ARGS...]         run the benchmarks (see xtask/src/bench.rs)
   web [PORT]              build the dual-target `hello` example for the browser and serve it
@@ -60,6 +62,8 @@ fn run(args: &[String]) -> Result<()> {
         "web" => serve_hello(rest),
         // Internal: one interop scenario, run by `test interop` inside a network namespace.
         "__interop" => interop::scenario(rest),
+        // Internal: one NAT lab, run by `test labs` inside its own namespaces.
+        "__lab" => labs::lab(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())
