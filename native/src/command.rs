@@ -28,7 +28,7 @@ pub(crate) enum Command {
     CloseChannel(ChannelKey),
     Close(Option<Reply<()>>),
     /// Addresses of ICE servers that were given by host name (from the resolver thread).
-    IceServersResolved(Vec<std::net::SocketAddr>),
+    IceServersResolved(Vec<crate::ice::ResolvedServer>),
 }
 
 /// A locally created channel, handed to the driver.

@@ -1,11 +1,14 @@
-//! Candidates beyond the host sockets: server-reflexive ones from STUN servers.
+//! Candidates beyond the host sockets: server-reflexive ones from STUN servers, relayed
+//! ones from TURN servers (UDP).
 //!
 //! The [`Gatherer`] is sans-I/O like the rest of a session: it is handed time and the
-//! datagrams that answer its requests, and leaves datagrams to send in the session's outbox
-//! (on the same sockets as str0m's). The session asks it first about each datagram from
-//! one of its servers, so STUN server answers never reach str0m.
+//! datagrams from its servers, and leaves datagrams to send in the session's outbox (on the
+//! same sockets as str0m's). The session asks it first about each datagram from one of its
+//! servers, so STUN and TURN server traffic never reaches str0m; data relayed by a TURN
+//! server comes back unwrapped, as if it arrived on the relayed address.
 
 mod stun;
+mod turn;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Weak;
@@ -14,24 +17,44 @@ use std::time::{Duration, Instant};
 use str0m::net::{Protocol, Transmit};
 use str0m::Candidate;
 use tracing::debug;
-use unipeer_core::{IceServer, IceServerKind, Result};
+use unipeer_core::{Error, IceServer, IceServerKind, IceTransport, Result};
 
 use crate::command::{Command, PeerId};
 use crate::driver::DriverHandle;
 use stun::{StunGatherer, StunInput};
+use turn::{TurnGatherer, TurnInput, TurnOutcome, TurnServer};
 
 /// How long host-name resolution of ICE servers may take before gathering ends without it.
 const RESOLVE_LIMIT: Duration = Duration::from_secs(10);
 
+/// A server given by host name, resolved off the driver thread.
+#[derive(Clone)]
+pub(crate) struct NamedServer {
+    host: String,
+    port: u16,
+    /// `Some` for a TURN server (its address is filled in once resolved).
+    turn: Option<TurnServer>,
+}
+
+/// An ICE server address found by the resolver.
+pub(crate) enum ResolvedServer {
+    Stun(SocketAddr),
+    Turn(TurnServer),
+}
+
 /// The ICE servers of a peer, as the native backend uses them.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct IcePlan {
     /// STUN servers given as IP addresses.
     stun: Vec<SocketAddr>,
-    /// STUN servers given by name: (host, port), resolved off the driver thread.
-    stun_names: Vec<(String, u16)>,
+    /// TURN servers (UDP) given as IP addresses.
+    turn: Vec<TurnServer>,
+    /// Servers given by name.
+    names: Vec<NamedServer>,
     /// Names are being resolved: gathering waits for them (within `RESOLVE_LIMIT`).
     awaits_names: bool,
+    /// Configured servers this backend cannot use: (url, why), reported when gathering starts.
+    unsupported: Vec<(String, Error)>,
 }
 
 impl IcePlan {
@@ -39,13 +62,44 @@ impl IcePlan {
     pub(crate) fn new(servers: &[IceServer]) -> Result<Self> {
         let mut plan = IcePlan::default();
         for server in servers {
-            for url in server.parse_urls()? {
-                match url.kind {
-                    IceServerKind::Stun => match url.ip() {
+            for (raw, url) in server.urls.iter().zip(server.parse_urls()?) {
+                match (url.kind, url.transport) {
+                    (IceServerKind::Stun, _) => match url.ip() {
                         Some(ip) => plan.stun.push(SocketAddr::new(ip, url.port)),
-                        None => plan.stun_names.push((url.host.clone(), url.port)),
+                        None => plan.names.push(NamedServer {
+                            host: url.host.clone(),
+                            port: url.port,
+                            turn: None,
+                        }),
                     },
-                    _ => debug!("TURN servers are not used by the native backend yet"),
+                    (IceServerKind::Turn, IceTransport::Udp) => {
+                        let turn = TurnServer {
+                            url: raw.clone(),
+                            addr: SocketAddr::new(
+                                url.ip().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
+                                url.port,
+                            ),
+                            // `parse_urls` checked that TURN URLs have both.
+                            username: server.username.clone().unwrap_or_default(),
+                            credential: server.credential.clone().unwrap_or_default(),
+                        };
+                        match url.ip() {
+                            Some(_) => plan.turn.push(turn),
+                            None => plan.names.push(NamedServer {
+                                host: url.host.clone(),
+                                port: url.port,
+                                turn: Some(turn),
+                            }),
+                        }
+                    }
+                    (IceServerKind::Turns, _) => plan.unsupported.push((
+                        raw.clone(),
+                        Error::IceServerUnsupported("TURN over TLS (turns:)".into()),
+                    )),
+                    _ => plan.unsupported.push((
+                        raw.clone(),
+                        Error::IceServerUnsupported("TURN over TCP (?transport=tcp)".into()),
+                    )),
                 }
             }
         }
@@ -55,8 +109,8 @@ impl IcePlan {
 
     /// The server names to resolve; the gatherer then waits for one
     /// [`Command::IceServersResolved`] (see [`resolve_in_background`]).
-    pub(crate) fn take_names(&mut self) -> Vec<(String, u16)> {
-        let names = std::mem::take(&mut self.stun_names);
+    pub(crate) fn take_names(&mut self) -> Vec<NamedServer> {
+        let names = std::mem::take(&mut self.names);
         self.awaits_names = !names.is_empty();
         names
     }
@@ -66,7 +120,7 @@ impl IcePlan {
 /// the addresses to the peer's session through the driver. Call it after the peer is
 /// registered, so the answer cannot overtake the registration.
 pub(crate) fn resolve_in_background(
-    names: Vec<(String, u16)>,
+    names: Vec<NamedServer>,
     peer: PeerId,
     driver: Weak<DriverHandle>,
 ) {
@@ -77,9 +131,16 @@ pub(crate) fn resolve_in_background(
         .name("unipeer-resolve".into())
         .spawn(move || {
             let mut found = Vec::new();
-            for (host, port) in names {
-                match (host.as_str(), port).to_socket_addrs() {
-                    Ok(addrs) => found.extend(addrs),
+            for name in names {
+                match (name.host.as_str(), name.port).to_socket_addrs() {
+                    Ok(addrs) => {
+                        for addr in addrs {
+                            found.push(match &name.turn {
+                                None => ResolvedServer::Stun(addr),
+                                Some(t) => ResolvedServer::Turn(TurnServer { addr, ..t.clone() }),
+                            });
+                        }
+                    }
                     Err(e) => debug!(error = %e, "an ICE server name did not resolve"),
                 }
             }
@@ -93,20 +154,37 @@ pub(crate) fn resolve_in_background(
     }
 }
 
-/// A candidate found by the gatherer, ready for str0m.
-pub(crate) type Found = Candidate;
+/// What a datagram from one of the gatherer's servers was.
+pub(crate) enum GatherInput {
+    /// Not the gatherer's: str0m's business.
+    NotOurs,
+    /// Used up by the gatherer.
+    Consumed,
+    /// Data a peer sent to a relayed candidate: give it to str0m as received on `relayed`.
+    Relayed {
+        peer: SocketAddr,
+        relayed: SocketAddr,
+        data: Vec<u8>,
+    },
+}
 
-/// Gathers server-reflexive candidates for one peer.
+/// Gathers server-reflexive and relayed candidates for one peer, and carries its relayed
+/// traffic.
 pub(crate) struct Gatherer {
-    /// Time zero of the sans-I/O clock the STUN agents use.
+    /// Time zero of the sans-I/O clock the STUN and TURN clients use.
     epoch: Instant,
     locals: Vec<SocketAddr>,
     stun_servers: Vec<SocketAddr>,
+    turn_servers: Vec<TurnServer>,
     stun: StunGatherer,
+    turn: TurnGatherer,
     /// Waiting for names to resolve until this time.
     resolving_until: Option<Instant>,
     started: bool,
-    found: Vec<Found>,
+    closed: bool,
+    found: Vec<Candidate>,
+    /// Servers that could not be used: (url, why).
+    errors: Vec<(String, Error)>,
     /// Public addresses already offered, with their base.
     mapped: Vec<(SocketAddr, SocketAddr)>,
 }
@@ -118,17 +196,24 @@ impl Gatherer {
             epoch: now,
             locals: locals.to_vec(),
             stun_servers: plan.stun,
+            turn_servers: plan.turn,
             stun: StunGatherer::new(),
+            turn: TurnGatherer::new(),
             resolving_until: plan.awaits_names.then(|| now + RESOLVE_LIMIT),
             started: false,
+            closed: false,
             found: Vec::new(),
+            errors: plan.unsupported,
             mapped: Vec::new(),
         }
     }
 
     /// No request is waiting for an answer and no name for its address.
     pub(crate) fn is_complete(&self) -> bool {
-        self.started && self.resolving_until.is_none() && self.stun.pending() == 0
+        self.started
+            && self.resolving_until.is_none()
+            && self.stun.pending() == 0
+            && self.turn.pending() == 0
     }
 
     fn clock(&self, now: Instant) -> stun_proto::Instant {
@@ -142,11 +227,19 @@ impl Gatherer {
 
     /// Starts the requests (first call) and retransmits what is due.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            // Only the release of the TURN allocations goes on.
+            let clock = self.clock(now);
+            self.turn.handle_timeout(clock);
+            return;
+        }
         if !self.started {
             self.started = true;
-            let servers = std::mem::take(&mut self.stun_servers);
-            self.start_requests(&servers, now);
-            self.stun_servers = servers;
+            let stun = std::mem::take(&mut self.stun_servers);
+            let turn = std::mem::take(&mut self.turn_servers);
+            self.start_requests(&stun, &turn, now);
+            self.stun_servers = stun;
+            self.turn_servers = turn;
         }
         if self.resolving_until.is_some_and(|t| now >= t) {
             debug!("ICE server names did not resolve in time; gathering goes on without them");
@@ -154,60 +247,149 @@ impl Gatherer {
         }
         let clock = self.clock(now);
         self.stun.handle_timeout(clock);
+        self.turn.handle_timeout(clock);
+        self.take_turn_outcomes();
     }
 
     /// Addresses of servers that were given by name.
-    pub(crate) fn add_resolved(&mut self, addrs: Vec<SocketAddr>, now: Instant) {
-        if self.resolving_until.take().is_none() {
+    pub(crate) fn add_resolved(&mut self, servers: Vec<ResolvedServer>, now: Instant) {
+        if self.resolving_until.take().is_none() || self.closed {
             return; // Too late: gathering already ended without them.
         }
-        let new: Vec<SocketAddr> = addrs
-            .into_iter()
-            .filter(|a| !self.stun_servers.contains(a))
-            .collect();
-        if self.started {
-            self.start_requests(&new, now);
+        let (mut stun, mut turn) = (Vec::new(), Vec::new());
+        for s in servers {
+            match s {
+                ResolvedServer::Stun(a) if !self.stun_servers.contains(&a) => stun.push(a),
+                ResolvedServer::Turn(t) => turn.push(t),
+                ResolvedServer::Stun(_) => {}
+            }
         }
-        self.stun_servers.extend(new);
+        if self.started {
+            self.start_requests(&stun, &turn, now);
+        }
+        self.stun_servers.extend(stun);
+        self.turn_servers.extend(turn);
     }
 
-    fn start_requests(&mut self, servers: &[SocketAddr], now: Instant) {
+    fn start_requests(&mut self, stun: &[SocketAddr], turn: &[TurnServer], now: Instant) {
         let clock = self.clock(now);
-        for server in servers {
-            for local in &self.locals {
+        for local in &self.locals {
+            for server in stun {
                 if reachable(*local, *server) {
                     self.stun.start(*local, *server, clock);
                 }
             }
+            for server in turn {
+                if reachable(*local, server.addr) {
+                    self.turn.start(*local, server, clock);
+                }
+            }
         }
+        self.take_turn_outcomes();
     }
 
     /// Whether a datagram from `source` may be for the gatherer (cheap; checked first).
     pub(crate) fn expects(&self, source: SocketAddr) -> bool {
-        self.stun.expects(source)
+        self.stun.expects(source) || self.turn.expects(source)
     }
 
-    /// Takes a datagram that answers one of the gatherer's requests; false if it is not
-    /// one (then it is str0m's).
+    /// Offers a datagram from one of the gatherer's servers.
     pub(crate) fn handle_datagram(
         &mut self,
         now: Instant,
         source: SocketAddr,
         destination: SocketAddr,
         data: &[u8],
-    ) -> bool {
+    ) -> GatherInput {
         // Host sockets are bound to one address each: the destination is the base.
         let local = destination;
         if !self.locals.contains(&local) {
-            return false;
+            return GatherInput::NotOurs;
         }
         let clock = self.clock(now);
-        match self.stun.handle_datagram(clock, source, local, data) {
-            StunInput::NotOurs => false,
-            StunInput::Consumed => true,
-            StunInput::Mapped { local, mapped } => {
-                self.add_mapped(local, mapped);
-                true
+        if !self.closed {
+            match self.stun.handle_datagram(clock, source, local, data) {
+                StunInput::NotOurs => {}
+                StunInput::Consumed => return GatherInput::Consumed,
+                StunInput::Mapped { local, mapped } => {
+                    self.add_mapped(local, mapped);
+                    return GatherInput::Consumed;
+                }
+            }
+        }
+        // While closing, the TURN servers' answers to the release still count.
+        let input = self.turn.handle_datagram(clock, source, local, data);
+        self.take_turn_outcomes();
+        match input {
+            TurnInput::NotOurs => GatherInput::NotOurs,
+            TurnInput::Consumed => GatherInput::Consumed,
+            TurnInput::PeerData {
+                peer,
+                relayed,
+                data,
+            } => GatherInput::Relayed {
+                peer,
+                relayed,
+                data,
+            },
+        }
+    }
+
+    /// Whether str0m's datagrams from `source` must go through a TURN server.
+    pub(crate) fn is_relayed(&self, source: SocketAddr) -> bool {
+        !self.turn.is_empty() && self.turn.is_relayed(source)
+    }
+
+    /// Sends a datagram str0m produced on a relayed candidate through its TURN server.
+    pub(crate) fn send_relayed(&mut self, now: Instant, t: &Transmit) {
+        if self.closed {
+            return;
+        }
+        let clock = self.clock(now);
+        self.turn.send(clock, t.source, t.destination, &t.contents);
+    }
+
+    /// The remote announced a candidate at `addr` (TURN permissions for it).
+    pub(crate) fn remote_candidate(&mut self, addr: SocketAddr, now: Instant) {
+        if !self.turn.is_empty() && !self.closed {
+            let clock = self.clock(now);
+            self.turn.remote_candidate(addr, clock);
+        }
+    }
+
+    /// Stops every request and releases the TURN allocations (call it after str0m's last
+    /// datagrams went through them). Idempotent.
+    pub(crate) fn close(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        let clock = self.clock(now);
+        self.turn.close(clock);
+        self.closed = true;
+    }
+
+    /// TURN allocations are still being released: keep the session (and its sockets) until
+    /// this is false (bounded by the release limit).
+    pub(crate) fn is_releasing(&self) -> bool {
+        self.closed && self.turn.releasing()
+    }
+
+    fn take_turn_outcomes(&mut self) {
+        for outcome in self.turn.take_outcomes() {
+            match outcome {
+                TurnOutcome::Allocated { relayed, local } => {
+                    match Candidate::relayed(relayed, local, "udp") {
+                        Ok(c) => self.found.push(c),
+                        Err(e) => debug!(error = %e, "relayed address not usable"),
+                    }
+                }
+                TurnOutcome::Failed { url, refusal } => {
+                    let error = match refusal {
+                        Some((code, reason)) => Error::IceServerRefused { code, reason },
+                        None => Error::IceServerUnreachable,
+                    };
+                    self.errors.push((url, error));
+                }
             }
         }
     }
@@ -229,13 +411,23 @@ impl Gatherer {
     }
 
     /// Candidates found since the last call.
-    pub(crate) fn take_found(&mut self) -> Vec<Found> {
+    pub(crate) fn take_found(&mut self) -> Vec<Candidate> {
         std::mem::take(&mut self.found)
+    }
+
+    /// Servers that could not be used since the last call: (url, why).
+    pub(crate) fn take_errors(&mut self) -> Vec<(String, Error)> {
+        if !self.started {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.errors)
     }
 
     /// Datagrams to send, appended to the session's outbox.
     pub(crate) fn transmit_into(&mut self, outbox: &mut Vec<Transmit>) {
-        for (source, destination, data) in self.stun.take_transmits() {
+        let stun = self.stun.take_transmits();
+        let turn = self.turn.take_transmits();
+        for (source, destination, data) in stun.chain(turn) {
             outbox.push(Transmit {
                 proto: Protocol::Udp,
                 source,
@@ -247,14 +439,20 @@ impl Gatherer {
 
     /// When `handle_timeout` is next due.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return self.turn.next_wake().map(|t| self.wall(t));
+        }
         if !self.started {
             return Some(self.epoch);
         }
-        let stun = self.stun.next_wake().map(|t| self.wall(t));
-        match (stun, self.resolving_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.stun.next_wake().map(|t| self.wall(t)),
+            self.turn.next_wake().map(|t| self.wall(t)),
+            self.resolving_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -279,14 +477,43 @@ mod tests {
     }
 
     #[test]
-    fn plan_takes_stun_addresses_and_names() {
+    fn plan_sorts_servers_by_what_the_backend_does_with_them() {
         let plan = IcePlan::new(&[
             IceServer::stun("stun:203.0.113.1"),
             IceServer::stun("stun:stun.example.org:19302"),
+            IceServer::turn(
+                [
+                    "turn:203.0.113.1",
+                    "turn:turn.example.org",
+                    "turn:203.0.113.1?transport=tcp",
+                    "turns:203.0.113.1",
+                ],
+                "u",
+                "p",
+            ),
         ])
         .unwrap();
         assert_eq!(plan.stun, vec!["203.0.113.1:3478".parse().unwrap()]);
-        assert_eq!(plan.stun_names, vec![("stun.example.org".into(), 19302)]);
+        assert_eq!(plan.turn.len(), 1);
+        assert_eq!(plan.turn[0].addr, "203.0.113.1:3478".parse().unwrap());
+        assert_eq!(plan.turn[0].username, "u");
+        let names: Vec<_> = plan
+            .names
+            .iter()
+            .map(|n| (n.host.as_str(), n.port, n.turn.is_some()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("stun.example.org", 19302, false),
+                ("turn.example.org", 3478, true)
+            ]
+        );
+        let unsupported: Vec<_> = plan.unsupported.iter().map(|(u, _)| u.as_str()).collect();
+        assert_eq!(
+            unsupported,
+            vec!["turn:203.0.113.1?transport=tcp", "turns:203.0.113.1"]
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use unipeer_core::{ConnectionState, DataChannelLimits, Error, EventQueue, PeerEv
 
 use crate::command::{Command, PeerId};
 use crate::driver::DriverHandle;
-use crate::ice::{Gatherer, IcePlan};
+use crate::ice::{GatherInput, Gatherer, IcePlan};
 use crate::DataChannel;
 use channels::Channels;
 pub(crate) use channels::{
@@ -113,6 +113,8 @@ pub(crate) struct Session {
     gatherer: Gatherer,
     /// The (source, destination) the connection's packets last went over.
     selected: Option<(SocketAddr, SocketAddr)>,
+    /// Its types, as last reported.
+    selected_type: Option<unipeer_core::CandidatePair>,
 }
 
 impl Session {
@@ -137,6 +139,7 @@ impl Session {
             undrained: 0,
             gatherer,
             selected: None,
+            selected_type: None,
         };
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
@@ -183,7 +186,11 @@ impl Session {
                 let r = self
                     .closed_check()
                     .and_then(|_| self.negotiation.add_remote_candidate(&mut self.rtc, c));
-                let _ = reply.send(r);
+                if let Ok(Some(addr)) = r {
+                    self.gatherer.remote_candidate(addr, now);
+                    self.recheck_selected_pair(addr);
+                }
+                let _ = reply.send(r.map(|_| ()));
             }
             Command::CreateChannel(new, reply) => {
                 let r = self.closed_check().and_then(|_| {
@@ -207,6 +214,24 @@ impl Session {
         }
     }
 
+    /// A remote candidate announced after ICE already used its address (as a
+    /// peer-reflexive one) changes the reported type of the pair in use.
+    fn recheck_selected_pair(&mut self, addr: SocketAddr) {
+        let Some((source, destination)) = self.selected else {
+            return;
+        };
+        if destination != addr {
+            return;
+        }
+        let before = self.selected_type;
+        let now = self.negotiation.pair_type(source, destination);
+        if before != Some(now) {
+            self.selected_type = Some(now);
+            self.events
+                .push(PeerEvent::SelectedCandidatePairChange(now));
+        }
+    }
+
     /// Hands new candidates to str0m and the application, and the end of candidates once
     /// gathering is complete.
     fn after_gathering(&mut self) {
@@ -218,6 +243,10 @@ impl Session {
         }
         for e in self.negotiation.take_candidate_events() {
             self.events.push(e);
+        }
+        for (url, error) in self.gatherer.take_errors() {
+            debug!(peer = self.id, %error, "an ICE server could not be used");
+            self.events.push(PeerEvent::IceServerError { url, error });
         }
     }
 
@@ -252,15 +281,34 @@ impl Session {
         if self.dead {
             return;
         }
-        // Answers from STUN servers are the gatherer's; str0m never sees them.
-        if self.gatherer.expects(source)
-            && self
+        // Traffic from the STUN and TURN servers is the gatherer's; str0m sees only what
+        // a TURN server relayed from a peer, as received on the relayed address.
+        if self.gatherer.expects(source) {
+            match self
                 .gatherer
                 .handle_datagram(now, source, destination, data)
-        {
-            self.after_gathering();
-            return;
+            {
+                GatherInput::NotOurs => {}
+                GatherInput::Consumed => {
+                    self.after_gathering();
+                    return;
+                }
+                GatherInput::Relayed {
+                    peer,
+                    relayed,
+                    data,
+                } => {
+                    self.after_gathering();
+                    self.receive(now, peer, relayed, &data);
+                    return;
+                }
+            }
         }
+        self.receive(now, source, destination, data);
+    }
+
+    /// A datagram for str0m (arrived on a host socket, or relayed).
+    fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
         let Ok(receive) = Receive::new(Protocol::Udp, source, destination, data) else {
             debug!(
                 peer = self.id,
@@ -329,8 +377,8 @@ impl Session {
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             debug!(peer = self.id, error = %e, "str0m timeout handling failed");
         }
+        self.gatherer.handle_timeout(now);
         if !self.closing {
-            self.gatherer.handle_timeout(now);
             self.after_gathering();
         }
         if let Some(since) = self.disconnected_since {
@@ -359,13 +407,15 @@ impl Session {
             }
         }
         self.channels.update_buffered(&mut self.rtc);
-        if !self.closing {
-            self.gatherer.transmit_into(&mut self.outbox);
-            if let Some(t) = self.gatherer.next_timeout() {
-                deadline = deadline.min(t);
-            }
+        if self.closing {
+            // str0m's last datagrams went through the relays above: release them now.
+            self.gatherer.close(now);
         }
-        if self.closing && !self.rtc.is_alive() {
+        self.gatherer.transmit_into(&mut self.outbox);
+        if let Some(t) = self.gatherer.next_timeout() {
+            deadline = deadline.min(t);
+        }
+        if self.closing && !self.rtc.is_alive() && !self.gatherer.is_releasing() {
             self.dead = true;
             return None;
         }
@@ -387,6 +437,7 @@ impl Session {
                     {
                         self.selected = Some((t.source, t.destination));
                         let pair = self.negotiation.pair_type(t.source, t.destination);
+                        self.selected_type = Some(pair);
                         debug!(
                             peer = self.id,
                             local = pair.local.as_str(),
@@ -396,16 +447,16 @@ impl Session {
                         self.events
                             .push(PeerEvent::SelectedCandidatePairChange(pair));
                     }
-                    self.outbox.push(t)
+                    if self.gatherer.is_relayed(t.source) {
+                        self.gatherer.send_relayed(now, &t);
+                    } else {
+                        self.outbox.push(t)
+                    }
                 }
                 Ok(Output::Event(e)) => self.on_event(e, now),
-                Ok(Output::Timeout(t)) => {
-                    if self.closing && !self.rtc.is_alive() {
-                        self.dead = true;
-                        return None;
-                    }
-                    return Some(t);
-                }
+                // A closed str0m still answers with a timeout; `poll` decides when the
+                // session is over (after the TURN release).
+                Ok(Output::Timeout(t)) => return Some(t),
                 Err(e) => {
                     self.fault(Error::Platform(format!("the WebRTC session failed: {e}")));
                     return None;

@@ -255,12 +255,17 @@ impl Negotiation {
         self.remote_max_message_size = Some(desc.max_message_size());
     }
 
-    pub(super) fn add_remote_candidate(&mut self, rtc: &mut Rtc, c: IceCandidate) -> Result<()> {
+    /// Adds a remote candidate; its address if it is one str0m will check.
+    pub(super) fn add_remote_candidate(
+        &mut self,
+        rtc: &mut Rtc,
+        c: IceCandidate,
+    ) -> Result<Option<SocketAddr>> {
         let line = c.candidate.trim();
         let line = line.strip_prefix("a=").unwrap_or(line);
         if line.is_empty() {
             // The remote's end of candidates: nothing to do, str0m never stops listening.
-            return Ok(());
+            return Ok(None);
         }
         if !self.has_remote {
             return Err(Error::InvalidState(
@@ -274,7 +279,7 @@ impl Negotiation {
             // A browser hiding its address behind mDNS; the peer is still found through
             // peer-reflexive discovery when it sends its checks.
             debug!("ignored an mDNS (.local) candidate");
-            return Ok(());
+            return Ok(None);
         }
         let cand =
             Candidate::from_sdp_string(line).map_err(|e| Error::InvalidCandidate(e.to_string()))?;
@@ -284,11 +289,12 @@ impl Negotiation {
             CandidateKind::PeerReflexive => CandidateType::PeerReflexive,
             CandidateKind::Relayed => CandidateType::Relayed,
         };
+        let addr = cand.addr();
         if self.remote_kinds.len() < MAX_REMOTE_KINDS {
-            self.remote_kinds.push((cand.addr(), kind));
+            self.remote_kinds.push((addr, kind));
         }
         rtc.add_remote_candidate(cand);
-        Ok(())
+        Ok(Some(addr))
     }
 
     /// The type of the pair `source` -> `destination`: the local side from this peer's own

@@ -23,6 +23,16 @@ pub enum PeerEvent<C> {
     SelectedCandidatePairChange(CandidatePair),
     /// The remote peer opened a data channel (in-band negotiated).
     DataChannel(C),
+    /// An ICE server could not be used (the browser's `icecandidateerror`): the peer goes
+    /// on with its other candidates, so this is not fatal. `error` says why
+    /// ([`Error::IceServerRefused`], [`Error::IceServerUnreachable`],
+    /// [`Error::IceServerUnsupported`]).
+    IceServerError {
+        /// The server's URL as configured.
+        url: String,
+        /// What went wrong.
+        error: Error,
+    },
     /// The peer hit an error it cannot recover from; a `Closed` event follows.
     Error(Error),
     /// The peer is closed; no further events come.
@@ -38,6 +48,7 @@ impl<C> PeerEvent<C> {
             PeerEvent::ConnectionStateChange(s) => PeerEvent::ConnectionStateChange(s),
             PeerEvent::SelectedCandidatePairChange(p) => PeerEvent::SelectedCandidatePairChange(p),
             PeerEvent::DataChannel(c) => PeerEvent::DataChannel(f(c)),
+            PeerEvent::IceServerError { url, error } => PeerEvent::IceServerError { url, error },
             PeerEvent::Error(e) => PeerEvent::Error(e),
             PeerEvent::Closed => PeerEvent::Closed,
         }
