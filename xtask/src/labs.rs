@@ -12,7 +12,9 @@
 //! it. Where the machine does not allow namespaces or netfilter NAT, the lab fails with the
 //! reason; it never skips.
 //!
-//! Topology (addresses from the documentation ranges, RFC 5737):
+//! Topology (addresses from the documentation ranges, RFC 5737; the public segment's default
+//! route leads to a gateway that is never there, 192.0.2.254, so packets to private
+//! addresses vanish as on the internet):
 //! ```text
 //!   peer1 10.0.1.2 -- 10.0.1.1 nat1 203.0.113.11 --+
 //!                                                  br0 (ns inet, 203.0.113.1: coturn + signaling)
@@ -43,6 +45,15 @@ const LABS: &[(&str, &str)] = &[
         "cone-stun",
         "two native peers behind two different cone NATs connect via STUN (srflx pair)",
     ),
+    (
+        "symmetric-turn",
+        "behind two symmetric NATs the peers connect via TURN over UDP (relay pair), \
+         short-lived coturn credentials",
+    ),
+    (
+        "turn-wrong-password",
+        "a wrong TURN password is reported (401) and the peers still connect via STUN",
+    ),
 ];
 
 /// Each lab's time limit (every wait inside is bounded by less).
@@ -56,7 +67,7 @@ const SIGNAL_PORT: u16 = 8787;
 /// The `labs` part of `cargo xtask test`.
 pub fn run() -> Result<String> {
     setup::labs()?;
-    for tool in ["unshare", "ip", "iptables", "turnserver", "ss"] {
+    for tool in ["unshare", "ip", "iptables", "turnserver", "ss", "openssl"] {
         if cmd::which(tool).is_none() {
             bail!("`{tool}` is not on PATH: the labs need it (`cargo xtask setup labs`)");
         }
@@ -80,7 +91,14 @@ pub fn run() -> Result<String> {
 
     let mut failed = Vec::new();
     let mut notes = Vec::new();
+    // UNIPEER_LABS=a,b runs only those labs (while working on one).
+    let only: Option<Vec<String>> = std::env::var("UNIPEER_LABS")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
     for (lab, about) in LABS {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == lab)) {
+            continue;
+        }
         println!("\n---- lab {lab}: {about} ----");
         let dir = logs_dir(lab);
         let _ = fs::remove_dir_all(&dir);
@@ -141,6 +159,8 @@ pub fn lab(args: &[String]) -> Result<()> {
     let result = match name.as_str() {
         "cone-no-stun" => cone_no_stun(&bin, &logs),
         "cone-stun" => cone_stun(&bin, &logs),
+        "symmetric-turn" => symmetric_turn(&bin, &logs),
+        "turn-wrong-password" => turn_wrong_password(&bin, &logs),
         other => bail!("unknown lab `{other}`"),
     };
     match &result {
@@ -189,6 +209,9 @@ fn cone_stun(bin: &Path, logs: &Path) -> Result<String> {
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
     let results = lab.peers(bin, &["--ice", &stun])?;
     for r in &results {
+        if r.ice_errors != "none" {
+            bail!("{} reported ICE server errors: {}", r.role, r.ice_errors);
+        }
         if r.remote != "srflx" {
             bail!(
                 "{} selected a {}/{} pair; behind two cone NATs with STUN it must be the remote's srflx",
@@ -199,6 +222,159 @@ fn cone_stun(bin: &Path, logs: &Path) -> Result<String> {
         }
     }
     Ok(summary(&results))
+}
+
+/// Two symmetric NATs: server-reflexive candidates are useless (the mapping changes with
+/// the destination), so the peers must meet through a TURN relay.
+fn symmetric_turn(bin: &Path, logs: &Path) -> Result<String> {
+    let mut lab = Lab::new(logs)?;
+    lab.public_segment()?;
+    lab.nat_side(1, Nat::Symmetric)?;
+    lab.nat_side(2, Nat::Symmetric)?;
+    let secret = random_hex()?;
+    lab.coturn(&["--use-auth-secret", "--static-auth-secret", &secret])?;
+    lab.signaling(bin)?;
+    let (user, pass) = turn_rest_credentials(&secret, Duration::from_secs(600))?;
+    let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
+    let turn = format!("turn:{PUBLIC}:{STUN_PORT}?transport=udp");
+    let results = lab.peers(
+        bin,
+        &[
+            "--ice", &stun, "--ice", &turn, "--user", &user, "--pass", &pass,
+        ],
+    )?;
+    for r in &results {
+        if r.local != "relay" && r.remote != "relay" {
+            bail!(
+                "{} selected a {}/{} pair; behind two symmetric NATs only a relay can work",
+                r.role,
+                r.local,
+                r.remote
+            );
+        }
+        if r.ice_errors != "none" {
+            bail!("{} reported ICE server errors: {}", r.role, r.ice_errors);
+        }
+    }
+    // Each peer released its allocation when it closed (a REFRESH with lifetime 0; no
+    // other refresh happens within a 30-minute allocation's first minute).
+    let log = fs::read_to_string(logs.join("coturn.log")).unwrap_or_default();
+    let released = log
+        .lines()
+        .filter(|l| l.contains("incoming packet REFRESH processed, success"))
+        .count();
+    if released < 2 {
+        bail!("coturn saw {released} allocation release(s); each of the 2 peers must release its allocation on close");
+    }
+    Ok(format!(
+        "{}; both allocations released on close",
+        summary(&results)
+    ))
+}
+
+/// Cone NATs, a STUN server and a TURN server with a wrong password: the TURN refusal is
+/// reported as a non-fatal 401, and the peers connect over their srflx candidates.
+fn turn_wrong_password(bin: &Path, logs: &Path) -> Result<String> {
+    let mut lab = Lab::new(logs)?;
+    lab.public_segment()?;
+    lab.nat_side(1, Nat::Cone)?;
+    lab.nat_side(2, Nat::Cone)?;
+    let secret = random_hex()?;
+    lab.coturn(&["--use-auth-secret", "--static-auth-secret", &secret])?;
+    lab.signaling(bin)?;
+    let (user, _) = turn_rest_credentials(&secret, Duration::from_secs(600))?;
+    let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
+    let turn = format!("turn:{PUBLIC}:{STUN_PORT}");
+    let results = lab.peers(
+        bin,
+        &[
+            "--ice",
+            &stun,
+            "--ice",
+            &turn,
+            "--user",
+            &user,
+            "--pass",
+            "wrong-password",
+        ],
+    )?;
+    for r in &results {
+        if r.ice_errors != "401" {
+            bail!(
+                "{} reported ICE server errors `{}`; expected one 401 for the wrong password",
+                r.role,
+                r.ice_errors
+            );
+        }
+        if r.remote != "srflx" {
+            bail!(
+                "{} selected a {}/{} pair; with STUN behind cone NATs it must be srflx",
+                r.role,
+                r.local,
+                r.remote
+            );
+        }
+    }
+    Ok(format!(
+        "{} (TURN refused with 401 on both)",
+        summary(&results)
+    ))
+}
+
+/// coturn's short-lived credentials (`--use-auth-secret`, the "TURN REST API"): the user
+/// name is the expiry time, the password base64(HMAC-SHA1(secret, user name)).
+fn turn_rest_credentials(secret: &str, valid: Duration) -> Result<(String, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the clock is before 1970")?;
+    let user = format!("{}:lab", (now + valid).as_secs());
+    let mut openssl = Command::new("openssl")
+        .args(["dgst", "-sha1", "-hmac", secret, "-binary"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running openssl")?;
+    {
+        use std::io::Write;
+        let mut stdin = openssl.stdin.take().context("openssl stdin")?;
+        stdin.write_all(user.as_bytes())?;
+    }
+    let out = openssl.wait_with_output()?;
+    if !out.status.success() || out.stdout.len() != 20 {
+        bail!("openssl could not compute the TURN credential");
+    }
+    Ok((user, base64(&out.stdout)))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A fresh secret for this lab's coturn.
+fn random_hex() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    use std::io::Read;
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn summary(results: &[PeerResult]) -> String {
@@ -228,6 +404,7 @@ struct PeerResult {
     connect_ms: u64,
     local: String,
     remote: String,
+    ice_errors: String,
 }
 
 /// The lab's namespaces and processes; dropping it removes them.
@@ -270,7 +447,36 @@ impl Lab {
             "inet",
             &["addr", "add", &format!("{PUBLIC}/24"), "dev", "br0"],
         )?;
-        ip("inet", &["link", "set", "br0", "up"])
+        ip("inet", &["link", "set", "br0", "up"])?;
+        // Like the internet, the public side swallows packets to addresses nobody routes
+        // (a peer's private host candidate): a default route to a gateway that is never
+        // there (a veth whose far end drops frames addressed to another MAC). Without it
+        // the relay's sends fail with "network unreachable", and coturn closes the
+        // allocation.
+        ip(
+            "inet",
+            &[
+                "link", "add", "void", "type", "veth", "peer", "name", "void-end",
+            ],
+        )?;
+        ip("inet", &["addr", "add", "192.0.2.1/24", "dev", "void"])?;
+        ip("inet", &["link", "set", "void", "up"])?;
+        ip("inet", &["link", "set", "void-end", "up"])?;
+        ip(
+            "inet",
+            &[
+                "neigh",
+                "add",
+                "192.0.2.254",
+                "lladdr",
+                "02:00:00:00:00:fe",
+                "dev",
+                "void",
+                "nud",
+                "permanent",
+            ],
+        )?;
+        ip("inet", &["route", "add", "default", "via", "192.0.2.254"])
     }
 
     /// `nat{i}` with WAN 203.0.113.1{i} on the public bridge and LAN 10.0.{i}.1, and
@@ -345,6 +551,11 @@ impl Lab {
         let err = out.try_clone()?;
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
+            // The lab peers' logs (set UNIPEER_LAB_LOG=debug to see ICE and TURN at work).
+            .env(
+                "RUST_LOG",
+                std::env::var("UNIPEER_LAB_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .arg(program)
             .args(args)
             .stdin(Stdio::null())
@@ -381,6 +592,8 @@ impl Lab {
             "--realm",
             "lab.unipeer",
             "--fingerprint",
+            // Every request in the log: the labs check the allocations' release there.
+            "--verbose",
         ];
         args.extend_from_slice(extra);
         self.spawn("coturn", "inet", &turnserver, &args)?;
@@ -489,6 +702,7 @@ fn parse_result(log: &str) -> Option<PeerResult> {
         connect_ms: field("connect_ms")?.parse().ok()?,
         local: field("local")?,
         remote: field("remote")?,
+        ice_errors: field("ice_errors")?,
     })
 }
 
@@ -524,4 +738,16 @@ fn in_ns(ns: &str, args: &[&str]) -> Result<()> {
     let mut all = vec!["ip", "netns", "exec", ns];
     all.extend_from_slice(args);
     sh(&all)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foobar"), "Zm9vYmFy");
+    }
 }

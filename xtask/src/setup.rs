@@ -31,8 +31,9 @@ const DEBIAN_WASM_APT: &[&str] = &[
 const BROWSER_APT: &[&str] = &["chromium", "chromium-driver", "iproute2"];
 
 /// The network labs (`cargo xtask test labs`): namespaces and veths (iproute2), NAT
-/// (iptables), the STUN/TURN server (coturn's `turnserver`; not started as a service).
-const LABS_APT: &[&str] = &["iproute2", "iptables", "coturn"];
+/// (iptables), the STUN/TURN server (coturn's `turnserver`; not started as a service), and
+/// openssl for its short-lived credentials.
+const LABS_APT: &[&str] = &["iproute2", "iptables", "coturn", "openssl"];
 
 /// How long `rustup target add` may try before we fall back to Debian's toolchain
 /// (on a machine that cannot reach rustup's server it fails or hangs).

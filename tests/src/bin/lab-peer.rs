@@ -4,8 +4,9 @@
 //! member, the `answer` side answers. Candidates trickle over signaling. Once connected the
 //! offerer sends `ping` on a data channel and the answerer sends `pong` back. Each side then
 //! prints one line:
-//! `lab-peer: result role=ROLE connect_ms=N local=TYPE remote=TYPE`
-//! (time from the offer to `Connected`, and the selected candidate pair's types), and exits
+//! `lab-peer: result role=ROLE connect_ms=N local=TYPE remote=TYPE ice_errors=LIST`
+//! (time from the offer to `Connected`, the selected candidate pair's types, and the ICE
+//! server errors reported on the way: STUN error codes, or `none`), and exits
 //! 0. Any failure or the time limit exits 1 with the reason; every wait is bounded.
 //!
 //! `lab-peer --signal ws://HOST:PORT --room ROOM --role offer|answer [--ice URL]...
@@ -36,8 +37,8 @@ mod native {
     use futures::FutureExt;
     use unipeer::signaling::{SignalPayload, SignalingClient, SignalingEvent};
     use unipeer::{
-        CandidatePair, ConnectionState, DataChannel, DataChannelInit, IceServer, Message, Peer,
-        PeerConfig, PeerEvent, SdpType,
+        CandidatePair, ConnectionState, DataChannel, DataChannelInit, Error, IceServer, Message,
+        Peer, PeerConfig, PeerEvent, SdpType,
     };
 
     struct Args {
@@ -90,6 +91,10 @@ mod native {
     }
 
     pub fn main() -> Result<String, String> {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
         let a = args()?;
         let limit = a.limit;
         let run = run(a);
@@ -136,13 +141,25 @@ mod native {
         let mut pair: Option<CandidatePair> = None;
         let mut channel: Option<DataChannel> = None;
         let mut pinged = false;
+        // Gathering is over (so every ICE server error has been reported).
+        let mut gathered = false;
+        // Non-fatal ICE server errors: the STUN error code, or `unreachable`/`unsupported`.
+        let mut ice_errors: Vec<String> = Vec::new();
         let mut done = false;
         loop {
-            if done {
+            if done && gathered {
                 if let (Some(ms), Some(p)) = (connect_ms, pair) {
                     peer.close().await;
+                    // The driver thread sends the close (and the TURN release) right after
+                    // answering: give it a moment before the process exits.
+                    futures_timer::Delay::new(Duration::from_millis(200)).await;
+                    let errors = if ice_errors.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ice_errors.join(",")
+                    };
                     return Ok(format!(
-                        "lab-peer: result role={role} connect_ms={ms} local={} remote={}",
+                        "lab-peer: result role={role} connect_ms={ms} local={} remote={} ice_errors={errors}",
                         p.local.as_str(),
                         p.remote.as_str()
                     ));
@@ -197,6 +214,7 @@ mod native {
                         if let Some(r) = &remote { send(&mut sig, r, &SignalPayload::Candidate(c))?; }
                     }
                     Some(PeerEvent::EndOfCandidates) => {
+                        gathered = true;
                         if let Some(r) = &remote { send(&mut sig, r, &SignalPayload::EndOfCandidates)?; }
                     }
                     Some(PeerEvent::SelectedCandidatePairChange(p)) => pair = Some(p),
@@ -210,6 +228,14 @@ mod native {
                         }
                     }
                     Some(PeerEvent::DataChannel(ch)) => channel = Some(ch),
+                    Some(PeerEvent::IceServerError { url, error }) => {
+                        eprintln!("lab-peer: ICE server {url}: {error}");
+                        ice_errors.push(match error {
+                            Error::IceServerRefused { code, .. } => code.to_string(),
+                            Error::IceServerUnreachable => "unreachable".into(),
+                            _ => "unsupported".into(),
+                        });
+                    }
                     Some(PeerEvent::Error(e)) => return Err(format!("peer error: {e}")),
                     Some(PeerEvent::Closed) | None => {
                         if connect_ms.is_some() { done = true; } else {
