@@ -51,6 +51,10 @@ const LABS: &[(&str, &str)] = &[
          short-lived coturn credentials",
     ),
     (
+        "symmetric-turn-tcp",
+        "the same, with the TURN server reached over TCP (?transport=tcp)",
+    ),
+    (
         "turn-wrong-password",
         "a wrong TURN password is reported (401) and the peers still connect via STUN",
     ),
@@ -159,7 +163,8 @@ pub fn lab(args: &[String]) -> Result<()> {
     let result = match name.as_str() {
         "cone-no-stun" => cone_no_stun(&bin, &logs),
         "cone-stun" => cone_stun(&bin, &logs),
-        "symmetric-turn" => symmetric_turn(&bin, &logs),
+        "symmetric-turn" => symmetric_turn(&bin, &logs, false),
+        "symmetric-turn-tcp" => symmetric_turn(&bin, &logs, true),
         "turn-wrong-password" => turn_wrong_password(&bin, &logs),
         other => bail!("unknown lab `{other}`"),
     };
@@ -225,8 +230,8 @@ fn cone_stun(bin: &Path, logs: &Path) -> Result<String> {
 }
 
 /// Two symmetric NATs: server-reflexive candidates are useless (the mapping changes with
-/// the destination), so the peers must meet through a TURN relay.
-fn symmetric_turn(bin: &Path, logs: &Path) -> Result<String> {
+/// the destination), so the peers must meet through a TURN relay, reached over UDP or TCP.
+fn symmetric_turn(bin: &Path, logs: &Path, tcp: bool) -> Result<String> {
     let mut lab = Lab::new(logs)?;
     lab.public_segment()?;
     lab.nat_side(1, Nat::Symmetric)?;
@@ -236,7 +241,8 @@ fn symmetric_turn(bin: &Path, logs: &Path) -> Result<String> {
     lab.signaling(bin)?;
     let (user, pass) = turn_rest_credentials(&secret, Duration::from_secs(600))?;
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
-    let turn = format!("turn:{PUBLIC}:{STUN_PORT}?transport=udp");
+    let transport = if tcp { "tcp" } else { "udp" };
+    let turn = format!("turn:{PUBLIC}:{STUN_PORT}?transport={transport}");
     let results = lab.peers(
         bin,
         &[

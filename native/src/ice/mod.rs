@@ -55,6 +55,8 @@ pub(crate) struct IcePlan {
     awaits_names: bool,
     /// Configured servers this backend cannot use: (url, why), reported when gathering starts.
     unsupported: Vec<(String, Error)>,
+    /// TCP connections opened for TURN-over-TCP servers: (local address, server).
+    tcp_links: Vec<(SocketAddr, TurnServer)>,
 }
 
 impl IcePlan {
@@ -72,7 +74,15 @@ impl IcePlan {
                             turn: None,
                         }),
                     },
-                    (IceServerKind::Turn, IceTransport::Udp) => {
+                    (IceServerKind::Turn, IceTransport::Tcp) if url.ip().is_none() => {
+                        plan.unsupported.push((
+                            raw.clone(),
+                            Error::IceServerUnsupported(
+                                "TURN over TCP to a host name (give its IP address)".into(),
+                            ),
+                        ))
+                    }
+                    (IceServerKind::Turn, transport) => {
                         let turn = TurnServer {
                             url: raw.clone(),
                             addr: SocketAddr::new(
@@ -82,6 +92,7 @@ impl IcePlan {
                             // `parse_urls` checked that TURN URLs have both.
                             username: server.username.clone().unwrap_or_default(),
                             credential: server.credential.clone().unwrap_or_default(),
+                            tcp: transport == IceTransport::Tcp,
                         };
                         match url.ip() {
                             Some(_) => plan.turn.push(turn),
@@ -92,19 +103,35 @@ impl IcePlan {
                             }),
                         }
                     }
-                    (IceServerKind::Turns, _) => plan.unsupported.push((
-                        raw.clone(),
-                        Error::IceServerUnsupported("TURN over TLS (turns:)".into()),
-                    )),
                     _ => plan.unsupported.push((
                         raw.clone(),
-                        Error::IceServerUnsupported("TURN over TCP (?transport=tcp)".into()),
+                        Error::IceServerUnsupported("TURN over TLS (turns:)".into()),
                     )),
                 }
             }
         }
         plan.stun.dedup();
         Ok(plan)
+    }
+
+    /// The TURN servers reached over TCP: the peer opens a connection from each host
+    /// address to each (see [`IcePlan::add_tcp_link`]).
+    pub(crate) fn tcp_servers(&self) -> Vec<SocketAddr> {
+        self.turn.iter().filter(|t| t.tcp).map(|t| t.addr).collect()
+    }
+
+    /// A TCP connection from `local` to the TURN server at `server` is being made.
+    pub(crate) fn add_tcp_link(&mut self, local: SocketAddr, server: SocketAddr) {
+        if let Some(t) = self.turn.iter().find(|t| t.tcp && t.addr == server) {
+            self.tcp_links.push((local, t.clone()));
+        }
+    }
+
+    /// A TURN-over-TCP server could not be connected to at all.
+    pub(crate) fn tcp_failed(&mut self, server: SocketAddr, error: Error) {
+        if let Some(t) = self.turn.iter().find(|t| t.tcp && t.addr == server) {
+            self.unsupported.push((t.url.clone(), error));
+        }
     }
 
     /// The server names to resolve; the gatherer then waits for one
@@ -176,6 +203,7 @@ pub(crate) struct Gatherer {
     locals: Vec<SocketAddr>,
     stun_servers: Vec<SocketAddr>,
     turn_servers: Vec<TurnServer>,
+    tcp_links: Vec<(SocketAddr, TurnServer)>,
     stun: StunGatherer,
     turn: TurnGatherer,
     /// Waiting for names to resolve until this time.
@@ -196,7 +224,8 @@ impl Gatherer {
             epoch: now,
             locals: locals.to_vec(),
             stun_servers: plan.stun,
-            turn_servers: plan.turn,
+            turn_servers: plan.turn.into_iter().filter(|t| !t.tcp).collect(),
+            tcp_links: plan.tcp_links,
             stun: StunGatherer::new(),
             turn: TurnGatherer::new(),
             resolving_until: plan.awaits_names.then(|| now + RESOLVE_LIMIT),
@@ -240,6 +269,11 @@ impl Gatherer {
             self.start_requests(&stun, &turn, now);
             self.stun_servers = stun;
             self.turn_servers = turn;
+            let clock = self.clock(now);
+            for (local, server) in &self.tcp_links {
+                self.turn.start(*local, server, clock);
+            }
+            self.take_turn_outcomes();
         }
         if self.resolving_until.is_some_and(|t| now >= t) {
             debug!("ICE server names did not resolve in time; gathering goes on without them");
@@ -335,6 +369,24 @@ impl Gatherer {
         }
     }
 
+    /// Bytes from a TCP connection to a TURN server (empty: it ended). Data relayed from
+    /// peers is appended to `relayed` as (peer, relayed address, datagram).
+    pub(crate) fn handle_tcp(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+        relayed: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    ) {
+        let clock = self.clock(now);
+        self.turn.handle_tcp(clock, local, remote, data, relayed);
+        self.take_turn_outcomes();
+        if self.closed {
+            relayed.clear();
+        }
+    }
+
     /// Whether str0m's datagrams from `source` must go through a TURN server.
     pub(crate) fn is_relayed(&self, source: SocketAddr) -> bool {
         !self.turn.is_empty() && self.turn.is_relayed(source)
@@ -423,11 +475,20 @@ impl Gatherer {
         std::mem::take(&mut self.errors)
     }
 
-    /// Datagrams to send, appended to the session's outbox.
-    pub(crate) fn transmit_into(&mut self, outbox: &mut Vec<Transmit>) {
-        let stun = self.stun.take_transmits();
+    /// Datagrams to send, appended to the session's outbox; bytes for TCP connections to
+    /// `tcp` as (local, remote, bytes).
+    pub(crate) fn transmit_into(
+        &mut self,
+        outbox: &mut Vec<Transmit>,
+        tcp: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    ) {
+        let stun = self.stun.take_transmits().map(|(s, d, b)| (s, d, b, false));
         let turn = self.turn.take_transmits();
-        for (source, destination, data) in stun.chain(turn) {
+        for (source, destination, data, over_tcp) in stun.chain(turn) {
+            if over_tcp {
+                tcp.push((source, destination, data));
+                continue;
+            }
             outbox.push(Transmit {
                 proto: Protocol::Udp,
                 source,
@@ -494,7 +555,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(plan.stun, vec!["203.0.113.1:3478".parse().unwrap()]);
-        assert_eq!(plan.turn.len(), 1);
+        assert_eq!(plan.turn.len(), 2);
+        assert!(!plan.turn[0].tcp && plan.turn[1].tcp);
         assert_eq!(plan.turn[0].addr, "203.0.113.1:3478".parse().unwrap());
         assert_eq!(plan.turn[0].username, "u");
         let names: Vec<_> = plan
@@ -510,9 +572,10 @@ mod tests {
             ]
         );
         let unsupported: Vec<_> = plan.unsupported.iter().map(|(u, _)| u.as_str()).collect();
+        assert_eq!(unsupported, vec!["turns:203.0.113.1"]);
         assert_eq!(
-            unsupported,
-            vec!["turn:203.0.113.1?transport=tcp", "turns:203.0.113.1"]
+            plan.tcp_servers(),
+            vec!["203.0.113.1:3478".parse().unwrap()]
         );
     }
 

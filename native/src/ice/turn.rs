@@ -16,7 +16,9 @@ use stun_proto::types::TransportType;
 use stun_proto::Instant;
 use tracing::debug;
 use turn_client_proto::api::{TurnClientApi, TurnConfig, TurnEvent, TurnPollRet, TurnRecvRet};
+use turn_client_proto::client::TurnClient;
 use turn_client_proto::stun::agent::Transmit as StunTransmit;
+use turn_client_proto::tcp::TurnClientTcp;
 use turn_client_proto::types::prelude::DelayedTransmitBuild;
 use turn_client_proto::types::{AddressFamily, TurnCredentials};
 use turn_client_proto::udp::TurnClientUdp;
@@ -42,7 +44,12 @@ pub(crate) struct TurnServer {
     pub addr: SocketAddr,
     pub username: String,
     pub credential: String,
+    /// Reached over TCP (`?transport=tcp`) instead of UDP.
+    pub tcp: bool,
 }
+
+/// A datagram (or, for TCP, bytes of the stream) to send: from, to, bytes, over TCP.
+pub(crate) type TurnTransmit = (SocketAddr, SocketAddr, Vec<u8>, bool);
 
 /// What happened to an allocation that the session must know.
 #[derive(Debug, PartialEq, Eq)]
@@ -73,7 +80,7 @@ pub(crate) enum TurnInput {
 
 struct Client {
     server: TurnServer,
-    client: TurnClientUdp,
+    client: TurnClient,
     relayed: Option<SocketAddr>,
     done: bool,
     /// The last error code the server answered with (the reason a failure is reported).
@@ -85,12 +92,54 @@ struct Client {
     wake: Option<Instant>,
     /// Being released (closing): until the server acknowledges, or this time.
     releasing_until: Option<Instant>,
+    /// The TCP stream cut into messages (unused over UDP).
+    framer: TcpFramer,
+}
+
+/// Cuts a TURN-over-TCP byte stream into STUN messages and ChannelData messages (RFC 8656
+/// section 12.5: ChannelData is padded to 4 bytes over TCP; the padding is dropped here).
+#[derive(Default)]
+struct TcpFramer {
+    buf: Vec<u8>,
+}
+
+impl TcpFramer {
+    /// Appends `data` and moves every complete message to `out`; false if the stream is
+    /// not TURN (then nothing more can be read from it).
+    fn push(&mut self, data: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
+        self.buf.extend_from_slice(data);
+        let mut at = 0;
+        loop {
+            let rest = &self.buf[at..];
+            if rest.len() < 4 {
+                break;
+            }
+            let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+            let (frame, used) = match rest[0] & 0xC0 {
+                // STUN: a 20-byte header, then `len` bytes (a multiple of 4).
+                0x00 => (20 + len, 20 + len),
+                // ChannelData: a 4-byte header, `len` bytes, padding to 4.
+                0x40 => (4 + len, (4 + len).div_ceil(4) * 4),
+                _ => {
+                    self.buf.clear();
+                    return false;
+                }
+            };
+            if rest.len() < used {
+                break;
+            }
+            out.push(rest[..frame].to_vec());
+            at += used;
+        }
+        self.buf.drain(..at);
+        true
+    }
 }
 
 /// The TURN clients of one peer.
 pub(crate) struct TurnGatherer {
     clients: Vec<Client>,
-    outbox: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    outbox: Vec<TurnTransmit>,
     outcomes: Vec<TurnOutcome>,
 }
 
@@ -111,7 +160,12 @@ impl TurnGatherer {
         if local.is_ipv6() {
             config.set_address_family(AddressFamily::IPV6);
         }
-        let client = TurnClientUdp::allocate(local, server.addr, config);
+        // The relayed address is UDP either way; `tcp` is how the server is reached.
+        let client = if server.tcp {
+            TurnClient::Tcp(TurnClientTcp::allocate(local, server.addr, config))
+        } else {
+            TurnClient::Udp(TurnClientUdp::allocate(local, server.addr, config))
+        };
         self.clients.push(Client {
             server: server.clone(),
             client,
@@ -123,6 +177,7 @@ impl TurnGatherer {
             channels_asked: Vec::new(),
             wake: Some(now),
             releasing_until: None,
+            framer: TcpFramer::default(),
         });
         self.handle_timeout(now);
     }
@@ -155,11 +210,72 @@ impl TurnGatherer {
         local: SocketAddr,
         data: &[u8],
     ) -> TurnInput {
-        let Some(c) = self
-            .clients
-            .iter_mut()
-            .find(|c| c.server.addr == source && c.client.local_addr() == local && !c.done)
-        else {
+        self.receive(now, source, local, data, false)
+    }
+
+    /// Bytes of the TCP connection `local` -> `remote` (empty: the connection ended). The
+    /// stream is cut into whole messages here (without the padding of ChannelData, which
+    /// the client does not expect); data relayed from peers is appended to `relayed_out`.
+    pub(crate) fn handle_tcp(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+        relayed_out: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    ) {
+        let Some(i) = self.clients.iter().position(|c| {
+            c.server.tcp && c.server.addr == remote && c.client.local_addr() == local && !c.done
+        }) else {
+            return;
+        };
+        if data.is_empty() {
+            let c = &mut self.clients[i];
+            if c.relayed.is_none() {
+                debug!("the TCP connection to a TURN server ended before an allocation");
+                fail(c, &mut self.outcomes);
+            } else {
+                debug!("the TCP connection to a TURN server ended; its relayed candidate is gone");
+                c.done = true;
+            }
+            return;
+        }
+        let mut frames = Vec::new();
+        if !self.clients[i].framer.push(data, &mut frames) {
+            debug!("a TURN server sent bytes that are not STUN or ChannelData; connection dropped");
+            let c = &mut self.clients[i];
+            if c.relayed.is_none() {
+                fail(c, &mut self.outcomes);
+            }
+            c.done = true;
+            return;
+        }
+        for frame in frames {
+            if let TurnInput::PeerData {
+                peer,
+                relayed,
+                data,
+            } = self.receive(now, remote, local, &frame, true)
+            {
+                relayed_out.push((peer, relayed, data));
+            }
+        }
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        local: SocketAddr,
+        data: &[u8],
+        tcp: bool,
+    ) -> TurnInput {
+        let Some(c) = self.clients.iter_mut().find(|c| {
+            c.server.tcp == tcp
+                && c.server.addr == source
+                && c.client.local_addr() == local
+                && !c.done
+        }) else {
             return TurnInput::NotOurs;
         };
         // Remember why the server refused, if it did (the client reports only that it
@@ -181,7 +297,12 @@ impl TurnGatherer {
                 }
             }
         }
-        let transmit = StunTransmit::new(data, TransportType::Udp, source, local);
+        let transport = if tcp {
+            TransportType::Tcp
+        } else {
+            TransportType::Udp
+        };
+        let transmit = StunTransmit::new(data, transport, source, local);
         let ret = match c.client.recv(transmit, now) {
             TurnRecvRet::Handled => TurnInput::Consumed,
             TurnRecvRet::Ignored(_) => TurnInput::NotOurs,
@@ -230,7 +351,11 @@ impl TurnGatherer {
         match c.client.send_to(TransportType::Udp, peer, data, now) {
             Ok(Some(t)) => {
                 let (from, to) = (t.from, t.to);
-                self.outbox.push((from, to, t.data.build()));
+                let mut bytes = t.data.build();
+                if c.server.tcp {
+                    pad_channel_data(&mut bytes);
+                }
+                self.outbox.push((from, to, bytes, c.server.tcp));
             }
             Ok(None) => {}
             Err(e) => debug!(error = %e, "TURN send failed; datagram dropped"),
@@ -349,10 +474,19 @@ impl TurnGatherer {
         std::mem::take(&mut self.outcomes)
     }
 
-    pub(crate) fn take_transmits(
-        &mut self,
-    ) -> impl Iterator<Item = (SocketAddr, SocketAddr, Vec<u8>)> + '_ {
+    pub(crate) fn take_transmits(&mut self) -> impl Iterator<Item = TurnTransmit> + '_ {
         self.outbox.drain(..)
+    }
+}
+
+/// Over TCP a ChannelData message is padded to a multiple of 4 bytes (RFC 8656 section
+/// 12.5), so the server finds the next message in the stream; the client does not pad.
+fn pad_channel_data(bytes: &mut Vec<u8>) {
+    // ChannelData starts with 0b01 (channel numbers 0x4000-0x7FFF); STUN messages, already
+    // padded, with 0b00.
+    if bytes.first().is_some_and(|b| b & 0xC0 == 0x40) {
+        let padded = bytes.len().div_ceil(4) * 4;
+        bytes.resize(padded, 0);
     }
 }
 
@@ -378,13 +512,13 @@ fn fail(c: &mut Client, outcomes: &mut Vec<TurnOutcome>) {
     });
 }
 
-fn drain(c: &mut Client, now: Instant, outbox: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>) {
+fn drain(c: &mut Client, now: Instant, outbox: &mut Vec<TurnTransmit>) {
     // Bounded: a client holds a handful of pending requests at most.
     for _ in 0..64 {
         let Some(t) = c.client.poll_transmit(now) else {
             break;
         };
-        outbox.push((t.from, t.to, t.data.to_vec()));
+        outbox.push((t.from, t.to, t.data.to_vec(), c.server.tcp));
     }
 }
 
@@ -427,6 +561,7 @@ mod tests {
                 addr: addr(SERVER),
                 username: "user".into(),
                 credential: password.into(),
+                tcp: false,
             };
             g.start(addr(LOCAL), &config, at(0));
             Self {
@@ -447,7 +582,7 @@ mod tests {
                 self.g.handle_timeout(now);
                 let sent: Vec<_> = self.g.take_transmits().collect();
                 let mut replies = Vec::new();
-                for (from, to, data) in sent {
+                for (from, to, data, _) in sent {
                     assert_eq!((from, to), (addr(LOCAL), addr(SERVER)));
                     let t = StunTransmit::new(&data[..], TransportType::Udp, from, to);
                     if let Some(reply) = self.server.recv(t, now) {
@@ -582,6 +717,7 @@ mod tests {
             addr: addr(SERVER),
             username: "user".into(),
             credential: "secret".into(),
+            tcp: false,
         };
         g.start(addr(LOCAL), &config, at(0));
         let mut now = 0;
@@ -600,6 +736,43 @@ mod tests {
             g.take_outcomes().as_slice(),
             [TurnOutcome::Failed { refusal: None, .. }]
         ));
+    }
+
+    #[test]
+    fn the_tcp_framer_cuts_messages_and_drops_padding() {
+        let mut f = TcpFramer::default();
+        let mut out = Vec::new();
+        let stun = [&[0x01, 0x01, 0x00, 0x04][..], &[7; 16], &[9, 9, 9, 9]].concat();
+        let channel = [0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0];
+        let stream = [&stun[..], &channel[..], &stun[..]].concat();
+        // Byte by byte: partial reads are kept until a message is whole.
+        for b in &stream {
+            assert!(f.push(&[*b], &mut out));
+        }
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], stun);
+        assert_eq!(out[1], channel[..9].to_vec());
+        assert_eq!(out[2], stun);
+        // All at once.
+        out.clear();
+        assert!(f.push(&stream, &mut out));
+        assert_eq!(out.len(), 3);
+        // Garbage ends the stream.
+        assert!(!f.push(&[0xff, 0, 0, 0], &mut out));
+    }
+
+    #[test]
+    fn channel_data_is_padded_for_tcp_and_stun_is_left_alone() {
+        let mut channel = vec![0x40, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5];
+        pad_channel_data(&mut channel);
+        assert_eq!(channel.len(), 12);
+        assert_eq!(&channel[9..], &[0, 0, 0]);
+        let mut aligned = vec![0x40, 0x01, 0x00, 0x04, 1, 2, 3, 4];
+        pad_channel_data(&mut aligned);
+        assert_eq!(aligned.len(), 8);
+        let mut stun = vec![0x00, 0x16, 0x00, 0x01, 9];
+        pad_channel_data(&mut stun);
+        assert_eq!(stun.len(), 5);
     }
 
     #[test]

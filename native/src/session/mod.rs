@@ -106,6 +106,8 @@ pub(crate) struct Session {
     dead: bool,
     /// Datagrams str0m produced, waiting for the driver to send them.
     outbox: Vec<Transmit>,
+    /// Bytes for the TCP connections to TURN servers: (local, remote, bytes).
+    tcp_outbox: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     held: HeldDatagrams,
     /// Datagrams handed to str0m since its output was last drained.
     undrained: usize,
@@ -115,6 +117,8 @@ pub(crate) struct Session {
     selected: Option<(SocketAddr, SocketAddr)>,
     /// Its types, as last reported.
     selected_type: Option<unipeer_core::CandidatePair>,
+    /// `close` calls waiting for the session to end.
+    close_replies: Vec<crate::command::Reply<()>>,
 }
 
 impl Session {
@@ -135,11 +139,13 @@ impl Session {
             closing: false,
             dead: false,
             outbox: Vec::new(),
+            tcp_outbox: Vec::new(),
             held: HeldDatagrams::default(),
             undrained: 0,
             gatherer,
             selected: None,
             selected_type: None,
+            close_replies: Vec::new(),
         };
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
@@ -203,8 +209,10 @@ impl Session {
             Command::CloseChannel(key) => self.channels.request_close(key),
             Command::Close(reply) => {
                 self.start_close(now);
+                // Answered when the session is gone: after its TURN allocations are
+                // released (at most 2 s), so a program may exit once `close` returns.
                 if let Some(reply) = reply {
-                    let _ = reply.send(Ok(()));
+                    self.close_replies.push(reply);
                 }
             }
             Command::IceServersResolved(addrs) => {
@@ -305,6 +313,31 @@ impl Session {
             }
         }
         self.receive(now, source, destination, data);
+    }
+
+    /// Bytes from a TCP connection to a TURN server (empty: the connection ended).
+    pub(crate) fn handle_tcp(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        if self.dead {
+            return;
+        }
+        let mut relayed = Vec::new();
+        self.gatherer
+            .handle_tcp(now, local, remote, data, &mut relayed);
+        self.after_gathering();
+        for (peer, relayed, data) in relayed {
+            self.receive(now, peer, relayed, &data);
+        }
+    }
+
+    /// Bytes for the TCP connections, produced by the calls since the last take.
+    pub(crate) fn tcp_outbox(&mut self) -> &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)> {
+        &mut self.tcp_outbox
     }
 
     /// A datagram for str0m (arrived on a host socket, or relayed).
@@ -411,12 +444,13 @@ impl Session {
             // str0m's last datagrams went through the relays above: release them now.
             self.gatherer.close(now);
         }
-        self.gatherer.transmit_into(&mut self.outbox);
+        self.gatherer
+            .transmit_into(&mut self.outbox, &mut self.tcp_outbox);
         if let Some(t) = self.gatherer.next_timeout() {
             deadline = deadline.min(t);
         }
         if self.closing && !self.rtc.is_alive() && !self.gatherer.is_releasing() {
-            self.dead = true;
+            self.set_dead();
             return None;
         }
         if let Some(since) = self.disconnected_since {
@@ -562,7 +596,15 @@ impl Session {
         }
         self.events.push(PeerEvent::Closed);
         self.events.close();
+        self.set_dead();
+    }
+
+    /// The session is over: nothing more happens, waiting `close` calls return.
+    fn set_dead(&mut self) {
         self.dead = true;
+        for reply in self.close_replies.drain(..) {
+            let _ = reply.send(Ok(()));
+        }
     }
 }
 

@@ -149,10 +149,8 @@ mod native {
         loop {
             if done && gathered {
                 if let (Some(ms), Some(p)) = (connect_ms, pair) {
+                    // Returns once the TURN allocations are released (the lab checks).
                     peer.close().await;
-                    // The driver thread sends the close (and the TURN release) right after
-                    // answering: give it a moment before the process exits.
-                    futures_timer::Delay::new(Duration::from_millis(200)).await;
                     let errors = if ice_errors.is_empty() {
                         "none".to_string()
                     } else {
