@@ -55,6 +55,11 @@ const LABS: &[(&str, &str)] = &[
         "the same, with the TURN server reached over TCP (?transport=tcp)",
     ),
     (
+        "peer-killed",
+        "killing a connected peer: the other sees disconnected after 5 s of silence, then \
+         failed within failed_timeout (5 s here) of that",
+    ),
+    (
         "turn-wrong-password",
         "a wrong TURN password is reported (401) and the peers still connect via STUN",
     ),
@@ -166,6 +171,7 @@ pub fn lab(args: &[String]) -> Result<()> {
         "symmetric-turn" => symmetric_turn(&bin, &logs, false),
         "symmetric-turn-tcp" => symmetric_turn(&bin, &logs, true),
         "turn-wrong-password" => turn_wrong_password(&bin, &logs),
+        "peer-killed" => peer_killed(&bin, &logs),
         other => bail!("unknown lab `{other}`"),
     };
     match &result {
@@ -324,6 +330,80 @@ fn turn_wrong_password(bin: &Path, logs: &Path) -> Result<String> {
     Ok(format!(
         "{} (TURN refused with 401 on both)",
         summary(&results)
+    ))
+}
+
+/// Two cone NATs, connected over srflx; then the offering peer is killed (SIGKILL: no
+/// goodbye). The answerer must report `Disconnected`, then `Failed` within its
+/// `failed_timeout` (5 s) of that, and stop.
+fn peer_killed(bin: &Path, logs: &Path) -> Result<String> {
+    const FAILED_TIMEOUT: Duration = Duration::from_secs(5);
+    let mut lab = Lab::new(logs)?;
+    lab.public_segment()?;
+    lab.nat_side(1, Nat::Cone)?;
+    lab.nat_side(2, Nat::Cone)?;
+    lab.coturn(&[])?;
+    lab.signaling(bin)?;
+    let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
+    let secs = FAILED_TIMEOUT.as_secs().to_string();
+    let extra = ["--ice", &stun, "--hold", "--failed-timeout", &secs];
+    lab.start_peers(bin, &extra)?;
+    // The offerer reports once the ping/pong went through, then waits to be killed.
+    let log1 = logs.join("peer1.log");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let connected = loop {
+        let log = fs::read_to_string(&log1).unwrap_or_default();
+        if let Some(r) = parse_result(&log) {
+            break r;
+        }
+        if lab.exited("peer1")? || Instant::now() >= deadline {
+            bail!("peer1 did not connect:\n{}", tail(&log));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    lab.kill("peer1");
+    let killed = Instant::now();
+    // Watch the answerer's log for its state changes (20 ms resolution).
+    let log2 = logs.join("peer2.log");
+    let (mut disconnected, mut failed) = (None, None);
+    let limit = killed + Duration::from_secs(60);
+    while failed.is_none() && Instant::now() < limit {
+        let log = fs::read_to_string(&log2).unwrap_or_default();
+        if disconnected.is_none() && log.contains("lab-peer: state Disconnected") {
+            disconnected = Some(killed.elapsed());
+        }
+        if log.contains("lab-peer: state Failed") {
+            failed = Some(killed.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = fs::read_to_string(&log2).unwrap_or_default();
+    let Some(disconnected) = disconnected else {
+        bail!(
+            "peer2 never reported Disconnected within 60 s of the kill:\n{}",
+            tail(&log)
+        );
+    };
+    let Some(failed) = failed else {
+        bail!(
+            "peer2 never reported Failed within 60 s of the kill:\n{}",
+            tail(&log)
+        );
+    };
+    // Silence is noticed after 5 s (str0m checks the pair at least every 3 s).
+    if disconnected > Duration::from_secs(7) {
+        bail!("Disconnected came {disconnected:?} after the kill; expected about 5 s");
+    }
+    let after = failed.saturating_sub(disconnected);
+    if after > FAILED_TIMEOUT + Duration::from_secs(1) {
+        bail!("Failed came {after:?} after Disconnected; the bound is {FAILED_TIMEOUT:?}");
+    }
+    Ok(format!(
+        "connected over {}/{}; after the kill: disconnected in {} ms, failed in {} ms",
+        connected.local,
+        connected.remote,
+        disconnected.as_millis(),
+        failed.as_millis()
     ))
 }
 
@@ -638,6 +718,28 @@ impl Lab {
 
     /// Runs the answering peer in `peer2` and the offering one in `peer1`; both must report.
     fn peers(&mut self, bin: &Path, extra: &[&str]) -> Result<Vec<PeerResult>> {
+        self.start_peers(bin, extra)?;
+        self.wait_peers()
+    }
+
+    /// Whether the child `name` has exited.
+    fn exited(&mut self, name: &str) -> Result<bool> {
+        match self.children.iter_mut().find(|(n, _)| n == name) {
+            Some((_, child)) => Ok(child.try_wait()?.is_some()),
+            None => Ok(true),
+        }
+    }
+
+    /// Kills the child `name` (SIGKILL) and reaps it.
+    fn kill(&mut self, name: &str) {
+        if let Some((_, child)) = self.children.iter_mut().find(|(n, _)| n == name) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the answering peer in `peer2`, then the offering one in `peer1`.
+    fn start_peers(&mut self, bin: &Path, extra: &[&str]) -> Result<()> {
         let signal = format!("ws://{PUBLIC}:{SIGNAL_PORT}");
         let lab_peer = bin.join("lab-peer");
         let common = ["--signal", &signal, "--room", "lab"];
@@ -650,7 +752,11 @@ impl Lab {
         let mut offer: Vec<&str> = common.to_vec();
         offer.extend_from_slice(&["--role", "offer"]);
         offer.extend_from_slice(extra);
-        self.spawn("peer1", "peer1", &lab_peer, &offer)?;
+        self.spawn("peer1", "peer1", &lab_peer, &offer)
+    }
+
+    /// Waits for both peers to exit, and reads their results.
+    fn wait_peers(&mut self) -> Result<Vec<PeerResult>> {
         let deadline = Instant::now() + Duration::from_secs(75);
         let mut results = Vec::new();
         for name in ["peer1", "peer2"] {

@@ -30,6 +30,12 @@ use negotiation::Negotiation;
 /// measured: draining every 8 instead of every one saves a quarter of the CPU per byte).
 const DRAIN_EVERY: usize = 8;
 
+/// A connected peer that heard nothing from the remote for this long reports
+/// `Disconnected` (advisory; `Failed` follows `failed_timeout` later unless traffic comes
+/// back). str0m checks the selected pair at least every 3 s, so a live remote is heard
+/// more often than this; str0m itself notices a silent remote only after ~20 s.
+const SILENCE_LIMIT: Duration = Duration::from_secs(5);
+
 /// Outbox capacity kept between bursts (a connected idle peer sends a few keepalives).
 const OUTBOX_KEEP: usize = 8;
 
@@ -99,6 +105,8 @@ pub(crate) struct Session {
     failed_timeout: Duration,
     state: ConnectionState,
     disconnected_since: Option<Instant>,
+    /// When a datagram from the remote last reached str0m.
+    last_heard: Option<Instant>,
     negotiation: Negotiation,
     channels: Channels,
     /// `close` was called or the remote closed: drain str0m's close output, then go.
@@ -134,6 +142,7 @@ impl Session {
             failed_timeout: parts.failed_timeout,
             state: ConnectionState::New,
             disconnected_since: None,
+            last_heard: None,
             negotiation: Negotiation::default(),
             channels: Channels::new(parts.limits),
             closing: false,
@@ -362,6 +371,7 @@ impl Session {
         if let Err(e) = self.rtc.handle_input(input) {
             debug!(peer = self.id, error = %e, "str0m rejected a datagram");
         }
+        self.heard(now);
         // str0m must be drained often: its DTLS layer holds at most 30 records, and a
         // burst fed without draining would be dropped. Every few datagrams keeps well under
         // that at a fraction of the cost of draining after each; `poll`, once per receive
@@ -372,6 +382,34 @@ impl Session {
         }
         if !self.held.is_empty() {
             self.retry_held(now);
+        }
+    }
+
+    /// The remote was heard: a connection that went quiet is connected again.
+    fn heard(&mut self, now: Instant) {
+        self.last_heard = Some(now);
+        if self.state == ConnectionState::Disconnected && self.rtc.is_connected() {
+            debug!(peer = self.id, "the remote is heard again");
+            self.disconnected_since = None;
+            self.set_state(ConnectionState::Connected);
+        }
+    }
+
+    /// A connected remote that went silent is reported `Disconnected` (consent freshness:
+    /// `Failed` follows after `failed_timeout` of it, and the peer stops sending).
+    fn check_silence(&mut self, now: Instant) {
+        if self.state != ConnectionState::Connected {
+            return;
+        }
+        if let Some(heard) = self.last_heard {
+            if now >= heard + SILENCE_LIMIT {
+                debug!(
+                    peer = self.id,
+                    "nothing heard from the remote; disconnected"
+                );
+                self.disconnected_since = Some(now);
+                self.set_state(ConnectionState::Disconnected);
+            }
         }
     }
 
@@ -414,6 +452,7 @@ impl Session {
         if !self.closing {
             self.after_gathering();
         }
+        self.check_silence(now);
         if let Some(since) = self.disconnected_since {
             if now >= since + self.failed_timeout && self.state == ConnectionState::Disconnected {
                 self.fail();
@@ -455,6 +494,11 @@ impl Session {
         }
         if let Some(since) = self.disconnected_since {
             deadline = deadline.min(since + self.failed_timeout);
+        }
+        if self.state == ConnectionState::Connected {
+            if let Some(heard) = self.last_heard {
+                deadline = deadline.min(heard + SILENCE_LIMIT);
+            }
         }
         Some(deadline)
     }
@@ -556,11 +600,13 @@ impl Session {
         self.events.push(PeerEvent::ConnectionStateChange(s));
     }
 
-    /// Lost for longer than the bound: channels close, the peer reports `Failed`.
+    /// Lost for longer than the bound: channels close, the peer reports `Failed` and stops
+    /// sending (RFC 7675: without consent, nothing more goes to the remote).
     fn fail(&mut self) {
         self.disconnected_since = None;
         self.channels.close_all();
         self.set_state(ConnectionState::Failed);
+        self.rtc.disconnect();
     }
 
     fn start_close(&mut self, _now: Instant) {

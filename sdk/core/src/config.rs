@@ -18,7 +18,11 @@ pub struct PeerConfig {
     pub host_candidates: HostCandidates,
     /// Data-channel limits: message size and send buffering.
     pub data_channel: DataChannelLimits,
-    /// How long the connection may stay `Disconnected` before it is declared `Failed`.
+    /// How long the connection may stay `Disconnected` before it is declared `Failed`
+    /// (default 30 s). Natively a connected peer that hears nothing from the remote for
+    /// 5 s is `Disconnected` (advisory: traffic coming back makes it `Connected` again),
+    /// and once `Failed` it sends nothing more to the remote (consent freshness, RFC 7675).
+    /// The browser decides both itself.
     pub failed_timeout: Duration,
 }
 

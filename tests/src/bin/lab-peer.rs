@@ -10,7 +10,10 @@
 //! 0. Any failure or the time limit exits 1 with the reason; every wait is bounded.
 //!
 //! `lab-peer --signal ws://HOST:PORT --room ROOM --role offer|answer [--ice URL]...
-//!  [--user U --pass P] [--limit SECS]` (`--user`/`--pass` apply to every `turn:` URL).
+//!  [--user U --pass P] [--limit SECS] [--failed-timeout SECS] [--hold]` (`--user`/`--pass`
+//! apply to every `turn:` URL). With `--hold` the peers stay connected after the ping/pong:
+//! the offerer prints its result and waits to be killed; the answerer prints
+//! `lab-peer: state STATE` at each change and its result once the connection failed.
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}
@@ -49,6 +52,11 @@ mod native {
         user: Option<String>,
         pass: Option<String>,
         limit: Duration,
+        /// `PeerConfig::failed_timeout`.
+        failed_timeout: Option<Duration>,
+        /// After the ping/pong, stay connected: the offerer prints its result and waits to be
+        /// killed; the answerer prints each state change and its result once `Failed`.
+        hold: bool,
     }
 
     fn args() -> Result<Args, String> {
@@ -60,6 +68,8 @@ mod native {
             user: None,
             pass: None,
             limit: Duration::from_secs(60),
+            failed_timeout: None,
+            hold: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -81,6 +91,13 @@ mod native {
                     let secs: u64 = value()?.parse().map_err(|_| "--limit takes seconds")?;
                     a.limit = Duration::from_secs(secs.clamp(1, 600));
                 }
+                "--failed-timeout" => {
+                    let secs: u64 = value()?
+                        .parse()
+                        .map_err(|_| "--failed-timeout takes seconds")?;
+                    a.failed_timeout = Some(Duration::from_secs(secs));
+                }
+                "--hold" => a.hold = true,
                 other => return Err(format!("unknown argument {other}")),
             }
         }
@@ -124,10 +141,13 @@ mod native {
                 }
             })
             .collect();
-        let config = PeerConfig {
+        let mut config = PeerConfig {
             ice_servers,
             ..Default::default()
         };
+        if let Some(t) = a.failed_timeout {
+            config.failed_timeout = t;
+        }
         let url = format!("{}/v1/rooms/{}", a.signal.trim_end_matches('/'), a.room);
         let mut sig = SignalingClient::connect(&url)
             .await
@@ -147,7 +167,19 @@ mod native {
         let mut ice_errors: Vec<String> = Vec::new();
         let mut done = false;
         loop {
-            if done && gathered {
+            if done && gathered && a.hold && a.offer {
+                if let (Some(ms), Some(p)) = (connect_ms, pair) {
+                    // Report, then wait (connected, answering keepalives) to be killed.
+                    println!(
+                        "lab-peer: result role=offer connect_ms={ms} local={} remote={} ice_errors=none",
+                        p.local.as_str(),
+                        p.remote.as_str()
+                    );
+                    futures_timer::Delay::new(a.limit).await;
+                    return Err("held for the whole limit without being killed".into());
+                }
+            }
+            if done && gathered && !a.hold {
                 if let (Some(ms), Some(p)) = (connect_ms, pair) {
                     // Returns once the TURN allocations are released (the lab checks).
                     peer.close().await;
@@ -219,6 +251,18 @@ mod native {
                     Some(PeerEvent::ConnectionStateChange(ConnectionState::Connected)) => {
                         connect_ms = started.map(|s| s.elapsed().as_millis());
                         eprintln!("lab-peer: connected after {connect_ms:?} ms");
+                    }
+                    Some(PeerEvent::ConnectionStateChange(s)) if a.hold && !a.offer && connect_ms.is_some() => {
+                        eprintln!("lab-peer: state {s:?}");
+                        if s == ConnectionState::Failed {
+                            let p = pair.ok_or("no selected pair")?;
+                            return Ok(format!(
+                                "lab-peer: result role=answer connect_ms={} local={} remote={} ice_errors=none",
+                                connect_ms.unwrap_or_default(),
+                                p.local.as_str(),
+                                p.remote.as_str()
+                            ));
+                        }
                     }
                     Some(PeerEvent::ConnectionStateChange(s @ (ConnectionState::Failed | ConnectionState::Closed))) => {
                         if done || (connect_ms.is_some() && !a.offer) { done = true; } else {
