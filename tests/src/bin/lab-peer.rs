@@ -54,6 +54,9 @@ mod native {
         limit: Duration,
         /// `PeerConfig::failed_timeout`.
         failed_timeout: Option<Duration>,
+        /// After the ping/pong, the offerer sends a numbered message every 50 ms for this
+        /// long, then `end`; the answerer answers `got N ordered=BOOL`.
+        stream: Option<Duration>,
         /// After the ping/pong, stay connected: the offerer prints its result and waits to be
         /// killed; the answerer prints each state change and its result once `Failed`.
         hold: bool,
@@ -69,6 +72,7 @@ mod native {
             pass: None,
             limit: Duration::from_secs(60),
             failed_timeout: None,
+            stream: None,
             hold: false,
         };
         let mut it = std::env::args().skip(1);
@@ -98,6 +102,10 @@ mod native {
                     a.failed_timeout = Some(Duration::from_secs(secs));
                 }
                 "--hold" => a.hold = true,
+                "--stream" => {
+                    let secs: u64 = value()?.parse().map_err(|_| "--stream takes seconds")?;
+                    a.stream = Some(Duration::from_secs(secs.clamp(1, 120)));
+                }
                 other => return Err(format!("unknown argument {other}")),
             }
         }
@@ -163,6 +171,9 @@ mod native {
         let mut pinged = false;
         // Gathering is over (so every ICE server error has been reported).
         let mut gathered = false;
+        // The stream's outcome (`--stream`): the answerer's count, in order or not.
+        let mut streamed: Option<String> = None;
+        let (mut next_expected, mut in_order) = (0u64, true);
         // Non-fatal ICE server errors: the STUN error code, or `unreachable`/`unsupported`.
         let mut ice_errors: Vec<String> = Vec::new();
         let mut done = false;
@@ -188,8 +199,12 @@ mod native {
                     } else {
                         ice_errors.join(",")
                     };
+                    let stream = streamed
+                        .as_deref()
+                        .map(|g| g.replace(' ', "_"))
+                        .unwrap_or_else(|| "none".into());
                     return Ok(format!(
-                        "lab-peer: result role={role} connect_ms={ms} local={} remote={} ice_errors={errors}",
+                        "lab-peer: result role={role} connect_ms={ms} local={} remote={} ice_errors={errors} stream={stream}",
                         p.local.as_str(),
                         p.remote.as_str()
                     ));
@@ -249,8 +264,12 @@ mod native {
                     }
                     Some(PeerEvent::SelectedCandidatePairChange(p)) => pair = Some(p),
                     Some(PeerEvent::ConnectionStateChange(ConnectionState::Connected)) => {
-                        connect_ms = started.map(|s| s.elapsed().as_millis());
-                        eprintln!("lab-peer: connected after {connect_ms:?} ms");
+                        if connect_ms.is_none() {
+                            connect_ms = started.map(|s| s.elapsed().as_millis());
+                            eprintln!("lab-peer: connected after {connect_ms:?} ms");
+                        } else {
+                            eprintln!("lab-peer: connected again");
+                        }
                     }
                     Some(PeerEvent::ConnectionStateChange(s)) if a.hold && !a.offer && connect_ms.is_some() => {
                         eprintln!("lab-peer: state {s:?}");
@@ -293,7 +312,37 @@ mod native {
                         }
                         eprintln!("lab-peer: ping answered");
                     }
-                    Some(Message::Text(t)) if t == "pong" => done = true,
+                    Some(Message::Text(t)) if t == "pong" => match (a.stream, &channel) {
+                        (Some(length), Some(ch)) => {
+                            // Numbered messages every 50 ms; `send` waits while the
+                            // channel buffers too much (a cut link), none is lost.
+                            let count = length.as_millis() / 50;
+                            for i in 0..count {
+                                ch.send_text(i.to_string()).await.map_err(|e| format!("send {i}: {e}"))?;
+                                futures_timer::Delay::new(Duration::from_millis(50)).await;
+                            }
+                            ch.send_text("end").await.map_err(|e| format!("send end: {e}"))?;
+                            eprintln!("lab-peer: sent {count} messages");
+                        }
+                        _ => done = true,
+                    },
+                    Some(Message::Text(t)) if t == "end" => {
+                        let got = format!("got {next_expected} ordered={in_order}");
+                        eprintln!("lab-peer: {got}");
+                        if let Some(ch) = &channel {
+                            ch.send_text(got.clone()).await.map_err(|e| format!("send got: {e}"))?;
+                        }
+                        streamed = Some(got);
+                    }
+                    Some(Message::Text(t)) if t.starts_with("got ") => {
+                        streamed = Some(t.clone());
+                        done = true;
+                    }
+                    Some(Message::Text(t)) if t.parse::<u64>().is_ok() => {
+                        let n: u64 = t.parse().unwrap_or(u64::MAX);
+                        in_order &= n == next_expected;
+                        next_expected = n + 1;
+                    }
                     Some(_) => {}
                     None => {
                         channel = None;
