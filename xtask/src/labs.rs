@@ -46,6 +46,11 @@ const LABS: &[(&str, &str)] = &[
         "two native peers behind two different cone NATs connect via STUN (srflx pair)",
     ),
     (
+        "cone-turn-unused",
+        "two cone NATs with STUN and a working TURN server: the relay is allocated but the \
+         peers still meet directly (srflx), not through it",
+    ),
+    (
         "symmetric-turn",
         "behind two symmetric NATs the peers connect via TURN over UDP (relay pair), \
          short-lived coturn credentials",
@@ -173,6 +178,7 @@ pub fn lab(args: &[String]) -> Result<()> {
     let result = match name.as_str() {
         "cone-no-stun" => cone_no_stun(&bin, &logs),
         "cone-stun" => cone_stun(&bin, &logs),
+        "cone-turn-unused" => cone_turn_unused(&bin, &logs),
         "symmetric-turn" => symmetric_turn(&bin, &logs, false),
         "symmetric-turn-tcp" => symmetric_turn(&bin, &logs, true),
         "turn-wrong-password" => turn_wrong_password(&bin, &logs),
@@ -239,6 +245,55 @@ fn cone_stun(bin: &Path, logs: &Path) -> Result<String> {
         }
     }
     Ok(summary(&results))
+}
+
+/// Two cone NATs, STUN and a TURN server that works: ICE prefers the direct srflx path,
+/// so configuring TURN does not relay a pair that does not need it.
+fn cone_turn_unused(bin: &Path, logs: &Path) -> Result<String> {
+    let mut lab = Lab::new(logs)?;
+    lab.public_segment()?;
+    lab.nat_side(1, Nat::Cone)?;
+    lab.nat_side(2, Nat::Cone)?;
+    let secret = random_hex()?;
+    lab.coturn(&["--use-auth-secret", "--static-auth-secret", &secret])?;
+    lab.signaling(bin)?;
+    let (user, pass) = turn_rest_credentials(&secret, Duration::from_secs(600))?;
+    let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
+    let turn = format!("turn:{PUBLIC}:{STUN_PORT}");
+    let results = lab.peers(
+        bin,
+        &[
+            "--ice", &stun, "--ice", &turn, "--user", &user, "--pass", &pass,
+        ],
+    )?;
+    for r in &results {
+        if r.ice_errors != "none" {
+            bail!("{} reported ICE server errors: {}", r.role, r.ice_errors);
+        }
+        if r.local == "relay" || r.remote != "srflx" {
+            bail!(
+                "{} selected a {}/{} pair; with a direct srflx path the relay must not be used",
+                r.role,
+                r.local,
+                r.remote
+            );
+        }
+    }
+    // The allocations were made (and released), so the relay was there to choose.
+    let log = fs::read_to_string(logs.join("coturn.log")).unwrap_or_default();
+    let allocated = log
+        .lines()
+        .filter(|l| l.contains("incoming packet ALLOCATE processed, success"))
+        .count();
+    if allocated < 2 {
+        bail!(
+            "coturn made {allocated} allocation(s); each peer should have had a relayed candidate"
+        );
+    }
+    Ok(format!(
+        "{}; relays allocated but unused",
+        summary(&results)
+    ))
 }
 
 /// Two symmetric NATs: server-reflexive candidates are useless (the mapping changes with
