@@ -18,7 +18,13 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 
 /// A request from an application handle, executed on the driver thread.
 pub(crate) enum Command {
-    Register(Box<Session>, Vec<std::net::UdpSocket>),
+    /// A new peer with its UDP sockets and its TCP connections (being made) to TURN
+    /// servers, each with the server's address.
+    Register(
+        Box<Session>,
+        Vec<std::net::UdpSocket>,
+        Vec<(std::net::TcpStream, std::net::SocketAddr)>,
+    ),
     CreateOffer(Reply<SessionDescription>),
     AcceptOffer(SessionDescription, Reply<SessionDescription>),
     AcceptAnswer(SessionDescription, Reply<()>),
@@ -27,6 +33,8 @@ pub(crate) enum Command {
     Send(ChannelKey, Message),
     CloseChannel(ChannelKey),
     Close(Option<Reply<()>>),
+    /// Addresses of ICE servers that were given by host name (from the resolver thread).
+    IceServersResolved(Vec<crate::ice::ResolvedServer>),
 }
 
 /// A locally created channel, handed to the driver.

@@ -16,6 +16,7 @@ mod channel;
 mod command;
 mod driver;
 mod gather;
+mod ice;
 mod peer;
 mod prebuilt;
 mod secure;

@@ -10,6 +10,7 @@ use unipeer_core::{
 
 use crate::command::{Command, NewChannel, PeerId, Reply};
 use crate::driver::{self, DriverHandle};
+use crate::ice::{self, IcePlan};
 use crate::session::{channels_config, PeerShared, Session, SessionParts};
 use crate::{gather, prebuilt, secure, DataChannel};
 
@@ -51,6 +52,31 @@ impl Peer {
                 .build(Instant::now()),
         };
         let id = driver.next_peer_id();
+        let mut ice = IcePlan::new(&config.ice_servers)?;
+        let names = ice.take_names();
+        // TURN over TCP: a connection from each host address to each such server, made
+        // without waiting (the driver sees it complete).
+        let mut tcp = Vec::new();
+        for server in ice.tcp_servers() {
+            for ip in local_addrs.iter().map(|a| a.ip()) {
+                if ip.is_ipv4() != server.is_ipv4() || ip.is_loopback() != server.ip().is_loopback()
+                {
+                    continue;
+                }
+                match connect_tcp(ip, server) {
+                    Ok(stream) => {
+                        ice.add_tcp_link(stream.local_addr()?, server);
+                        tcp.push((stream, server));
+                    }
+                    Err(e) => ice.tcp_failed(
+                        server,
+                        Error::Io(format!(
+                            "connecting to the TURN server over TCP failed: {e}"
+                        )),
+                    ),
+                }
+            }
+        }
         let shared = Arc::new(PeerShared::new());
         let (events, stream) = EventQueue::new();
         let session = Session::new(SessionParts {
@@ -62,10 +88,12 @@ impl Peer {
             driver: Arc::downgrade(&driver),
             limits: config.data_channel,
             failed_timeout: config.failed_timeout,
+            ice,
         });
-        if !driver.send(id, Command::Register(Box::new(session), sockets)) {
+        if !driver.send(id, Command::Register(Box::new(session), sockets, tcp)) {
             return Err(Error::Internal("the I/O driver stopped".into()));
         }
+        ice::resolve_in_background(names, id, Arc::downgrade(&driver));
         Ok(Self {
             id,
             driver,
@@ -134,9 +162,39 @@ impl Peer {
         self.shared.state()
     }
 
-    /// See `unipeer::Peer::close`.
+    /// See `unipeer::Peer::close`. Returns once the peer's resources are released,
+    /// its TURN allocations included (at most 2 s for those).
     pub async fn close(&self) {
         let _ = self.request(|r| Command::Close(Some(r))).await;
+    }
+}
+
+/// A non-blocking TCP connection from `ip` to `server`, still being made when returned.
+fn connect_tcp(ip: std::net::IpAddr, server: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    match socket.connect(&server.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc_einprogress()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}
+
+/// EINPROGRESS (115 on Linux, 36 on the BSDs and macOS).
+fn libc_einprogress() -> i32 {
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        115
+    } else {
+        36
     }
 }
 

@@ -91,6 +91,8 @@ pub use peer::{Peer, PeerEvent, PeerEvents};
 pub use platform::{MaybeSend, MaybeSync};
 pub use signaling::ReconnectPolicy;
 pub use unipeer_core::{
-    ConnectionState, DataChannelInit, DataChannelLimits, DataChannelState, Error, HostCandidates,
-    IceCandidate, IceServer, Message, PeerConfig, Reliability, Result, SdpType, SessionDescription,
+    CandidatePair, CandidateType, ConnectionState, DataChannelInit, DataChannelLimits,
+    DataChannelState, Error, HostCandidates, IceCandidate, IceServer, IceServerError,
+    IceServerKind, IceTransport, IceUrl, IceUrlProblem, Message, PeerConfig, Reliability, Result,
+    SdpType, SessionDescription,
 };

@@ -26,4 +26,5 @@ unipeer_tests::suite! { conformance:
     invalid_channel_options_are_refused,
     tampered_fingerprint_never_connects,
     credentials_are_fresh_per_peer,
+    invalid_ice_servers_are_refused,
 }

@@ -79,6 +79,9 @@ impl Peer {
     /// also decides when a disconnected connection has failed (`failed_timeout` does not
     /// apply).
     pub fn new(config: PeerConfig) -> Result<Self> {
+        // The same checks as natively, before the browser sees the servers: a bad URL or a
+        // TURN URL without credentials gives the same typed error on both backends.
+        config.validate()?;
         let servers = Array::new();
         for server in &config.ice_servers {
             let s = Object::new();
@@ -127,6 +130,24 @@ impl Peer {
                 }
             });
             let w = weak.clone();
+            // An ICE server that could not be used: the same non-fatal event as natively
+            // (701 is the browser's "no answer" code).
+            let on_server_error = Listener::new(target, "icecandidateerror", move |e| {
+                let Some(p) = w.upgrade() else { return };
+                let e = e.unchecked_ref::<sys::RtcPeerConnectionIceErrorEvent>();
+                let error = match e.error_code() {
+                    701 => Error::IceServerUnreachable,
+                    code => Error::IceServerRefused {
+                        code,
+                        reason: e.error_text(),
+                    },
+                };
+                p.events.push(PeerEvent::IceServerError {
+                    url: e.url(),
+                    error,
+                });
+            });
+            let w = weak.clone();
             let on_state = Listener::new(target, "connectionstatechange", move |_| {
                 if let Some(p) = w.upgrade() {
                     p.report_state();
@@ -152,7 +173,7 @@ impl Peer {
                 watching: Cell::new(false),
                 me: weak.clone(),
                 reported: Cell::new(ConnectionState::New),
-                listeners: RefCell::new(vec![on_candidate, on_state, on_channel]),
+                listeners: RefCell::new(vec![on_candidate, on_server_error, on_state, on_channel]),
             }
         });
         Ok(Self { inner })

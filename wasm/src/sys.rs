@@ -97,6 +97,19 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     pub fn candidate(this: &RtcPeerConnectionIceEvent) -> Option<RtcIceCandidate>;
 
+    /// `RTCPeerConnectionIceErrorEvent` (`icecandidateerror`).
+    #[wasm_bindgen(extends = Event, js_name = RTCPeerConnectionIceErrorEvent)]
+    pub type RtcPeerConnectionIceErrorEvent;
+
+    #[wasm_bindgen(method, getter)]
+    pub fn url(this: &RtcPeerConnectionIceErrorEvent) -> String;
+
+    #[wasm_bindgen(method, getter, js_name = errorCode)]
+    pub fn error_code(this: &RtcPeerConnectionIceErrorEvent) -> u16;
+
+    #[wasm_bindgen(method, getter, js_name = errorText)]
+    pub fn error_text(this: &RtcPeerConnectionIceErrorEvent) -> String;
+
     /// `RTCIceCandidate`.
     #[wasm_bindgen(js_name = RTCIceCandidate)]
     pub type RtcIceCandidate;

@@ -6,6 +6,7 @@ mod cmd;
 mod demo;
 mod fuzz;
 mod interop;
+mod labs;
 mod lockfile;
 mod setup;
 mod test;
@@ -24,7 +25,8 @@ usage: cargo xtask <command> [args]
 commands:
   test [PART...]          install what the tests need, then run the parts (default: all)
                           parts: native, wasm, interop, labs, fuzz
-  setup [native|wasm|all] only install what the tests need (default: all)
+  setup [native|wasm|labs|all]
+                          only install what the tests need (default: all)
   demo [ARGS...]          run the main demo
   bench [ARGS...]         run the benchmarks (see xtask/src/bench.rs)
   fuzz [--seconds N] [TARGET...]
@@ -66,6 +68,8 @@ fn run(args: &[String]) -> Result<()> {
         "web" => serve_example(rest),
         // Internal: one interop scenario, run by `test interop` inside a network namespace.
         "__interop" => interop::scenario(rest),
+        // Internal: one NAT lab, run by `test labs` inside its own namespaces.
+        "__lab" => labs::lab(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

@@ -30,6 +30,11 @@ const DEBIAN_WASM_APT: &[&str] = &[
 // iproute2: the mDNS browser test runs in a network namespace of its own.
 const BROWSER_APT: &[&str] = &["chromium", "chromium-driver", "iproute2"];
 
+/// The network labs (`cargo xtask test labs`): namespaces and veths (iproute2), NAT
+/// (iptables), the STUN/TURN server (coturn's `turnserver`; not started as a service), and
+/// openssl for its short-lived credentials.
+const LABS_APT: &[&str] = &["iproute2", "iptables", "coturn", "openssl"];
+
 /// How long `rustup target add` may try before we fall back to Debian's toolchain
 /// (on a machine that cannot reach rustup's server it fails or hangs).
 const RUSTUP_TARGET_ADD_LIMIT: Duration = Duration::from_secs(60);
@@ -39,21 +44,28 @@ pub fn run(args: &[String]) -> Result<()> {
     let scope = match args {
         [] => "all",
         [one] => one.as_str(),
-        _ => bail!("usage: cargo xtask setup [native|wasm|all]"),
+        _ => bail!("usage: cargo xtask setup [native|wasm|labs|all]"),
     };
     match scope {
         "native" => native()?,
         "wasm" => {
             wasm()?;
         }
+        "labs" => labs()?,
         "all" => {
             native()?;
             wasm()?;
+            labs()?;
         }
-        other => bail!("unknown setup scope `{other}`: use native, wasm or all"),
+        other => bail!("unknown setup scope `{other}`: use native, wasm, labs or all"),
     }
     println!("xtask: setup {scope}: done");
     Ok(())
+}
+
+/// What the network labs run: iproute2, iptables and coturn.
+pub fn labs() -> Result<()> {
+    apt_install(LABS_APT)
 }
 
 /// rustfmt and clippy for the native part.

@@ -2,6 +2,7 @@
 //! a socket is readable, the earliest peer timeout is due, or a handle sends a command, so
 //! an idle peer costs no CPU. Datagrams reach their peer in O(1) through the socket token.
 
+mod tcp;
 mod udp;
 
 use std::cmp::Reverse;
@@ -19,9 +20,12 @@ use unipeer_core::{Error, Result};
 
 use crate::command::{Command, PeerId};
 use crate::session::{reply_closed, Session};
+use tcp::{TcpLink, TcpRead};
 use udp::{Endpoint, RecvBuffers};
 
 const WAKER: Token = Token(usize::MAX);
+/// Tokens from here on are TCP connections to TURN servers (below are UDP sockets).
+const TCP_TOKENS: usize = usize::MAX / 2;
 /// Batches read from one socket before the others get a turn.
 const READS_PER_TURN: usize = 16;
 
@@ -116,6 +120,9 @@ fn start() -> Result<Arc<DriverHandle>> {
         scratch: Vec::new(),
         ready: Vec::new(),
         dirty: Vec::new(),
+        tcp: Slab::new(),
+        tcp_ready: Vec::new(),
+        tcp_buf: Vec::new(),
     };
     std::thread::Builder::new()
         .name("unipeer-driver".into())
@@ -127,6 +134,8 @@ fn start() -> Result<Arc<DriverHandle>> {
 struct PeerEntry {
     session: Box<Session>,
     endpoints: Vec<usize>,
+    /// Its TCP connections to TURN servers (keys in `Driver::tcp`).
+    tcp: Vec<usize>,
     deadline: Option<Instant>,
     dirty: bool,
 }
@@ -144,6 +153,10 @@ struct Driver {
     /// Sockets with datagrams still waiting (their turn ended before `WouldBlock`).
     ready: Vec<usize>,
     dirty: Vec<PeerId>,
+    tcp: Slab<TcpLink>,
+    /// TCP connections with readiness to serve.
+    tcp_ready: Vec<usize>,
+    tcp_buf: Vec<u8>,
 }
 
 impl Driver {
@@ -168,12 +181,21 @@ impl Driver {
                 }
             }
             for ev in events.iter() {
-                if ev.token() != WAKER && !self.ready.contains(&ev.token().0) {
-                    self.ready.push(ev.token().0);
+                let t = ev.token().0;
+                if ev.token() == WAKER {
+                    continue;
+                }
+                if t >= TCP_TOKENS {
+                    if !self.tcp_ready.contains(&(t - TCP_TOKENS)) {
+                        self.tcp_ready.push(t - TCP_TOKENS);
+                    }
+                } else if !self.ready.contains(&t) {
+                    self.ready.push(t);
                 }
             }
             let now = Instant::now();
             self.read_sockets(now);
+            self.serve_tcp(now);
             open = self.take_commands(now);
             self.expire_timers(now);
             self.drive_dirty(now);
@@ -201,7 +223,7 @@ impl Driver {
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.ready.is_empty() || !self.dirty.is_empty() {
+        if !self.ready.is_empty() || !self.dirty.is_empty() || !self.tcp_ready.is_empty() {
             return Some(Duration::ZERO);
         }
         let Reverse((at, _)) = self.timers.peek()?;
@@ -242,9 +264,14 @@ impl Driver {
                 if let Some(d) = guarded(&mut entry.session, |s| s.poll(now)).flatten() {
                     schedule(&mut self.timers, entry, peer, d);
                 }
+                // Only this socket's datagrams here; the others go out in `drive_dirty`.
                 let outbox = entry.session.outbox();
-                ep.send_all(&mut self.scratch, outbox.iter());
-                outbox.clear();
+                let local = ep.local();
+                ep.send_all(
+                    &mut self.scratch,
+                    outbox.iter().filter(|t| t.source == local),
+                );
+                outbox.retain(|t| t.source != local);
             }
             if more {
                 self.ready.push(key);
@@ -262,7 +289,9 @@ impl Driver {
         }
         while let Some((peer, cmd)) = self.commands.pop_front() {
             match cmd {
-                Command::Register(session, sockets) => self.register(peer, session, sockets, now),
+                Command::Register(session, sockets, tcp) => {
+                    self.register(peer, session, sockets, tcp, now)
+                }
                 cmd => match self.peers.get_mut(&peer) {
                     Some(entry) => {
                         guarded(&mut entry.session, |s| s.handle_command(cmd, now));
@@ -280,8 +309,30 @@ impl Driver {
         peer: PeerId,
         mut session: Box<Session>,
         sockets: Vec<std::net::UdpSocket>,
+        tcp: Vec<(std::net::TcpStream, std::net::SocketAddr)>,
         now: Instant,
     ) {
+        let mut tcp_keys = Vec::with_capacity(tcp.len());
+        for (stream, remote) in tcp {
+            let entry = self.tcp.vacant_entry();
+            let key = entry.key();
+            match TcpLink::new(
+                stream,
+                remote,
+                peer,
+                self.poll.registry(),
+                Token(TCP_TOKENS + key),
+            ) {
+                Ok(link) => {
+                    entry.insert(link);
+                    tcp_keys.push(key);
+                }
+                // The TURN client finds out through its timeout; the peer goes on.
+                Err(e) => {
+                    debug!(error = %e, "registering a TCP connection to a TURN server failed")
+                }
+            }
+        }
         let mut keys = Vec::with_capacity(sockets.len());
         for socket in sockets {
             let entry = self.endpoints.vacant_entry();
@@ -300,6 +351,7 @@ impl Driver {
         let mut entry = PeerEntry {
             session,
             endpoints: keys,
+            tcp: tcp_keys,
             deadline: None,
             dirty: false,
         };
@@ -345,6 +397,7 @@ impl Driver {
                 }
             }
             outbox.clear();
+            send_tcp(&mut self.tcp, entry);
             if entry.session.is_dead() {
                 self.remove(peer);
                 continue;
@@ -356,8 +409,49 @@ impl Driver {
         }
     }
 
+    /// Reads and writes the TCP connections that are ready.
+    fn serve_tcp(&mut self, now: Instant) {
+        let mut more = Vec::new();
+        for key in std::mem::take(&mut self.tcp_ready) {
+            let Some(link) = self.tcp.get_mut(key) else {
+                continue;
+            };
+            let Some(entry) = self.peers.get_mut(&link.peer) else {
+                continue;
+            };
+            link.flush();
+            if link.closed {
+                continue;
+            }
+            let read = link.read(&mut self.tcp_buf);
+            let (local, remote, peer) = (link.local, link.remote, link.peer);
+            if !self.tcp_buf.is_empty() {
+                let data = &self.tcp_buf;
+                guarded(&mut entry.session, |s| {
+                    s.handle_tcp(now, local, remote, data)
+                });
+            }
+            if read == TcpRead::More {
+                more.push(key);
+            }
+            if read == TcpRead::Ended {
+                // An empty read tells the session the connection is gone.
+                guarded(&mut entry.session, |s| {
+                    s.handle_tcp(now, local, remote, &[])
+                });
+            }
+            mark(&mut self.dirty, entry, peer);
+        }
+        self.tcp_ready = more;
+    }
+
     fn remove(&mut self, peer: PeerId) {
         if let Some(entry) = self.peers.remove(&peer) {
+            for k in entry.tcp {
+                if self.tcp.contains(k) {
+                    self.tcp.remove(k).deregister(self.poll.registry());
+                }
+            }
             for k in entry.endpoints {
                 if self.endpoints.contains(k) {
                     let ep = self.endpoints.remove(k);
@@ -378,6 +472,24 @@ impl Driver {
             .collect();
         for peer in idle {
             self.remove(peer);
+        }
+    }
+}
+
+/// Writes the bytes the session left for its TCP connections.
+fn send_tcp(tcp: &mut Slab<TcpLink>, entry: &mut PeerEntry) {
+    let out = entry.session.tcp_outbox();
+    if out.is_empty() {
+        return;
+    }
+    for (local, remote, data) in out.drain(..) {
+        let key = entry.tcp.iter().copied().find(|k| {
+            tcp.get(*k)
+                .is_some_and(|l| l.local == local && l.remote == remote)
+        });
+        match key.and_then(|k| tcp.get_mut(k)) {
+            Some(l) => l.send(&data),
+            None => debug!("no TCP connection for a TURN transmit; dropped"),
         }
     }
 }
@@ -440,6 +552,7 @@ mod tests {
             driver: Weak::new(),
             limits: DataChannelLimits::default(),
             failed_timeout: Duration::from_secs(30),
+            ice: crate::ice::IcePlan::default(),
         });
         let r: Option<()> = guarded(&mut session, |_| panic!("simulated str0m bug"));
         assert!(r.is_none());

@@ -17,6 +17,7 @@ use unipeer_core::{ConnectionState, DataChannelLimits, Error, EventQueue, PeerEv
 
 use crate::command::{Command, PeerId};
 use crate::driver::DriverHandle;
+use crate::ice::{GatherInput, Gatherer, IcePlan};
 use crate::DataChannel;
 use channels::Channels;
 pub(crate) use channels::{
@@ -28,6 +29,12 @@ use negotiation::Negotiation;
 /// Datagrams fed to str0m between drains of its output (its DTLS layer holds 30 records;
 /// measured: draining every 8 instead of every one saves a quarter of the CPU per byte).
 const DRAIN_EVERY: usize = 8;
+
+/// A connected peer that heard nothing from the remote for this long reports
+/// `Disconnected` (advisory; `Failed` follows `failed_timeout` later unless traffic comes
+/// back). str0m checks the selected pair at least every 3 s, so a live remote is heard
+/// more often than this; str0m itself notices a silent remote only after ~20 s.
+const SILENCE_LIMIT: Duration = Duration::from_secs(5);
 
 /// Outbox capacity kept between bursts (a connected idle peer sends a few keepalives).
 const OUTBOX_KEEP: usize = 8;
@@ -85,6 +92,7 @@ pub(crate) struct SessionParts {
     pub driver: Weak<DriverHandle>,
     pub limits: DataChannelLimits,
     pub failed_timeout: Duration,
+    pub ice: IcePlan,
 }
 
 /// How long a closing session may drain its close (DTLS close_notify, SCTP shutdown)
@@ -101,6 +109,8 @@ pub(crate) struct Session {
     failed_timeout: Duration,
     state: ConnectionState,
     disconnected_since: Option<Instant>,
+    /// When a datagram from the remote last reached str0m.
+    last_heard: Option<Instant>,
     negotiation: Negotiation,
     channels: Channels,
     /// `close` was called or the remote closed: drain str0m's close output, then go.
@@ -110,13 +120,24 @@ pub(crate) struct Session {
     dead: bool,
     /// Datagrams str0m produced, waiting for the driver to send them.
     outbox: Vec<Transmit>,
+    /// Bytes for the TCP connections to TURN servers: (local, remote, bytes).
+    tcp_outbox: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     held: HeldDatagrams,
     /// Datagrams handed to str0m since its output was last drained.
     undrained: usize,
+    /// Server-reflexive candidates from the STUN servers.
+    gatherer: Gatherer,
+    /// The (source, destination) the connection's packets last went over.
+    selected: Option<(SocketAddr, SocketAddr)>,
+    /// Its types, as last reported.
+    selected_type: Option<unipeer_core::CandidatePair>,
+    /// `close` calls waiting for the session to end.
+    close_replies: Vec<crate::command::Reply<()>>,
 }
 
 impl Session {
     pub(crate) fn new(parts: SessionParts) -> Self {
+        let gatherer = Gatherer::new(&parts.local_addrs, parts.ice, Instant::now());
         let mut s = Session {
             id: parts.id,
             rtc: parts.rtc,
@@ -127,14 +148,20 @@ impl Session {
             failed_timeout: parts.failed_timeout,
             state: ConnectionState::New,
             disconnected_since: None,
+            last_heard: None,
             negotiation: Negotiation::default(),
             channels: Channels::new(parts.limits),
             closing: false,
             close_by: None,
             dead: false,
             outbox: Vec::new(),
+            tcp_outbox: Vec::new(),
             held: HeldDatagrams::default(),
             undrained: 0,
+            gatherer,
+            selected: None,
+            selected_type: None,
+            close_replies: Vec::new(),
         };
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
@@ -181,7 +208,11 @@ impl Session {
                 let r = self
                     .closed_check()
                     .and_then(|_| self.negotiation.add_remote_candidate(&mut self.rtc, c));
-                let _ = reply.send(r);
+                if let Ok(Some(addr)) = r {
+                    self.gatherer.remote_candidate(addr, now);
+                    self.recheck_selected_pair(addr);
+                }
+                let _ = reply.send(r.map(|_| ()));
             }
             Command::CreateChannel(new, reply) => {
                 let r = self.closed_check().and_then(|_| {
@@ -194,10 +225,52 @@ impl Session {
             Command::CloseChannel(key) => self.channels.request_close(key),
             Command::Close(reply) => {
                 self.start_close(now);
+                // Answered when the session is gone: after its TURN allocations are
+                // released (at most 2 s), so a program may exit once `close` returns.
                 if let Some(reply) = reply {
-                    let _ = reply.send(Ok(()));
+                    self.close_replies.push(reply);
                 }
             }
+            Command::IceServersResolved(addrs) => {
+                self.gatherer.add_resolved(addrs, now);
+                self.after_gathering();
+            }
+        }
+    }
+
+    /// A remote candidate announced after ICE already used its address (as a
+    /// peer-reflexive one) changes the reported type of the pair in use.
+    fn recheck_selected_pair(&mut self, addr: SocketAddr) {
+        let Some((source, destination)) = self.selected else {
+            return;
+        };
+        if destination != addr {
+            return;
+        }
+        let before = self.selected_type;
+        let now = self.negotiation.pair_type(source, destination);
+        if before != Some(now) {
+            self.selected_type = Some(now);
+            self.events
+                .push(PeerEvent::SelectedCandidatePairChange(now));
+        }
+    }
+
+    /// Hands new candidates to str0m and the application, and the end of candidates once
+    /// gathering is complete.
+    fn after_gathering(&mut self) {
+        for c in self.gatherer.take_found() {
+            self.negotiation.add_gathered(&mut self.rtc, c);
+        }
+        if self.gatherer.is_complete() {
+            self.negotiation.gathering_complete();
+        }
+        for e in self.negotiation.take_candidate_events() {
+            self.events.push(e);
+        }
+        for (url, error) in self.gatherer.take_errors() {
+            debug!(peer = self.id, %error, "an ICE server could not be used");
+            self.events.push(PeerEvent::IceServerError { url, error });
         }
     }
 
@@ -232,6 +305,59 @@ impl Session {
         if self.dead {
             return;
         }
+        // Traffic from the STUN and TURN servers is the gatherer's; str0m sees only what
+        // a TURN server relayed from a peer, as received on the relayed address.
+        if self.gatherer.expects(source) {
+            match self
+                .gatherer
+                .handle_datagram(now, source, destination, data)
+            {
+                GatherInput::NotOurs => {}
+                GatherInput::Consumed => {
+                    self.after_gathering();
+                    return;
+                }
+                GatherInput::Relayed {
+                    peer,
+                    relayed,
+                    data,
+                } => {
+                    self.after_gathering();
+                    self.receive(now, peer, relayed, &data);
+                    return;
+                }
+            }
+        }
+        self.receive(now, source, destination, data);
+    }
+
+    /// Bytes from a TCP connection to a TURN server (empty: the connection ended).
+    pub(crate) fn handle_tcp(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        if self.dead {
+            return;
+        }
+        let mut relayed = Vec::new();
+        self.gatherer
+            .handle_tcp(now, local, remote, data, &mut relayed);
+        self.after_gathering();
+        for (peer, relayed, data) in relayed {
+            self.receive(now, peer, relayed, &data);
+        }
+    }
+
+    /// Bytes for the TCP connections, produced by the calls since the last take.
+    pub(crate) fn tcp_outbox(&mut self) -> &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)> {
+        &mut self.tcp_outbox
+    }
+
+    /// A datagram for str0m (arrived on a host socket, or relayed).
+    fn receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
         let Ok(receive) = Receive::new(Protocol::Udp, source, destination, data) else {
             debug!(
                 peer = self.id,
@@ -252,6 +378,7 @@ impl Session {
         if let Err(e) = self.rtc.handle_input(input) {
             debug!(peer = self.id, error = %e, "str0m rejected a datagram");
         }
+        self.heard(now);
         // str0m must be drained often: its DTLS layer holds at most 30 records, and a
         // burst fed without draining would be dropped. Every few datagrams keeps well under
         // that at a fraction of the cost of draining after each; `poll`, once per receive
@@ -262,6 +389,34 @@ impl Session {
         }
         if !self.held.is_empty() {
             self.retry_held(now);
+        }
+    }
+
+    /// The remote was heard: a connection that went quiet is connected again.
+    fn heard(&mut self, now: Instant) {
+        self.last_heard = Some(now);
+        if self.state == ConnectionState::Disconnected && self.rtc.is_connected() {
+            debug!(peer = self.id, "the remote is heard again");
+            self.disconnected_since = None;
+            self.set_state(ConnectionState::Connected);
+        }
+    }
+
+    /// A connected remote that went silent is reported `Disconnected` (consent freshness:
+    /// `Failed` follows after `failed_timeout` of it, and the peer stops sending).
+    fn check_silence(&mut self, now: Instant) {
+        if self.state != ConnectionState::Connected {
+            return;
+        }
+        if let Some(heard) = self.last_heard {
+            if now >= heard + SILENCE_LIMIT {
+                debug!(
+                    peer = self.id,
+                    "nothing heard from the remote; disconnected"
+                );
+                self.disconnected_since = Some(now);
+                self.set_state(ConnectionState::Disconnected);
+            }
         }
     }
 
@@ -300,6 +455,11 @@ impl Session {
         if let Err(e) = self.rtc.handle_input(Input::Timeout(now)) {
             debug!(peer = self.id, error = %e, "str0m timeout handling failed");
         }
+        self.gatherer.handle_timeout(now);
+        if !self.closing {
+            self.after_gathering();
+        }
+        self.check_silence(now);
         if let Some(since) = self.disconnected_since {
             if now >= since + self.failed_timeout && self.state == ConnectionState::Disconnected {
                 self.fail();
@@ -326,9 +486,18 @@ impl Session {
             }
         }
         self.channels.update_buffered(&mut self.rtc);
-        let drained = !self.rtc.is_alive() || self.close_by.is_some_and(|at| now >= at);
-        if self.closing && drained {
-            self.dead = true;
+        if self.closing {
+            // str0m's last datagrams went through the relays above: release them now.
+            self.gatherer.close(now);
+        }
+        self.gatherer
+            .transmit_into(&mut self.outbox, &mut self.tcp_outbox);
+        if let Some(t) = self.gatherer.next_timeout() {
+            deadline = deadline.min(t);
+        }
+        let drained = !self.rtc.is_alive() && !self.gatherer.is_releasing();
+        if self.closing && (drained || self.close_by.is_some_and(|at| now >= at)) {
+            self.set_dead();
             return None;
         }
         if let Some(at) = self.close_by {
@@ -337,6 +506,11 @@ impl Session {
         if let Some(since) = self.disconnected_since {
             deadline = deadline.min(since + self.failed_timeout);
         }
+        if self.state == ConnectionState::Connected {
+            if let Some(heard) = self.last_heard {
+                deadline = deadline.min(heard + SILENCE_LIMIT);
+            }
+        }
         Some(deadline)
     }
 
@@ -344,15 +518,34 @@ impl Session {
         self.undrained = 0;
         loop {
             match self.rtc.poll_output() {
-                Ok(Output::Transmit(t)) => self.outbox.push(t),
-                Ok(Output::Event(e)) => self.on_event(e, now),
-                Ok(Output::Timeout(t)) => {
-                    if self.closing && !self.rtc.is_alive() {
-                        self.dead = true;
-                        return None;
+                Ok(Output::Transmit(t)) => {
+                    // DTLS and SCTP go over the nominated pair only (STUN, first byte
+                    // below 4, goes over every pair): a change of path is seen here.
+                    if self.selected != Some((t.source, t.destination))
+                        && t.contents.first().is_some_and(|b| *b >= 20)
+                    {
+                        self.selected = Some((t.source, t.destination));
+                        let pair = self.negotiation.pair_type(t.source, t.destination);
+                        self.selected_type = Some(pair);
+                        debug!(
+                            peer = self.id,
+                            local = pair.local.as_str(),
+                            remote = pair.remote.as_str(),
+                            "selected candidate pair"
+                        );
+                        self.events
+                            .push(PeerEvent::SelectedCandidatePairChange(pair));
                     }
-                    return Some(t);
+                    if self.gatherer.is_relayed(t.source) {
+                        self.gatherer.send_relayed(now, &t);
+                    } else {
+                        self.outbox.push(t)
+                    }
                 }
+                Ok(Output::Event(e)) => self.on_event(e, now),
+                // A closed str0m still answers with a timeout; `poll` decides when the
+                // session is over (after the TURN release).
+                Ok(Output::Timeout(t)) => return Some(t),
                 Err(e) => {
                     self.fault(Error::Platform(format!("the WebRTC session failed: {e}")));
                     return None;
@@ -419,11 +612,13 @@ impl Session {
         self.events.push(PeerEvent::ConnectionStateChange(s));
     }
 
-    /// Lost for longer than the bound: channels close, the peer reports `Failed`.
+    /// Lost for longer than the bound: channels close, the peer reports `Failed` and stops
+    /// sending (RFC 7675: without consent, nothing more goes to the remote).
     fn fail(&mut self) {
         self.disconnected_since = None;
         self.channels.close_all();
         self.set_state(ConnectionState::Failed);
+        self.rtc.disconnect();
     }
 
     fn start_close(&mut self, now: Instant) {
@@ -468,7 +663,15 @@ impl Session {
         }
         self.events.push(PeerEvent::Closed);
         self.events.close();
+        self.set_dead();
+    }
+
+    /// The session is over: nothing more happens, waiting `close` calls return.
+    fn set_dead(&mut self) {
         self.dead = true;
+        for reply in self.close_replies.drain(..) {
+            let _ = reply.send(Ok(()));
+        }
     }
 }
 
@@ -489,6 +692,7 @@ pub(crate) fn reply_closed(cmd: Command) {
         }
         Command::Close(Some(r)) => drop(r.send(Ok(()))),
         Command::Register(..)
+        | Command::IceServersResolved(_)
         | Command::Send(..)
         | Command::CloseChannel(_)
         | Command::Close(None) => {}

@@ -4,16 +4,20 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::{Candidate, Rtc};
+use str0m::{Candidate, CandidateKind, Rtc};
 use tracing::debug;
 use unipeer_core::{
-    DataChannelLimits, Error, IceCandidate, PeerEvent, Result, SdpType, SessionDescription,
+    CandidatePair, CandidateType, DataChannelLimits, Error, IceCandidate, PeerEvent, Result,
+    SdpType, SessionDescription,
 };
 
 use super::channels::Channels;
 use crate::command::ChannelKey;
 use crate::prebuilt;
 use crate::DataChannel;
+
+/// Remote candidates remembered for pair reports (a remote cannot grow this without bound).
+const MAX_REMOTE_KINDS: usize = 64;
 
 #[derive(Default)]
 pub(super) struct Negotiation {
@@ -22,6 +26,14 @@ pub(super) struct Negotiation {
     pending_channels: Vec<ChannelKey>,
     /// The addresses of the host candidates.
     host_addrs: Vec<SocketAddr>,
+    /// Candidates gathered from ICE servers (server-reflexive), kept for a fresh `Rtc`.
+    gathered: Vec<Candidate>,
+    /// No more candidates will be gathered.
+    gathering_done: bool,
+    /// `EndOfCandidates` was announced for the current mid.
+    end_announced: bool,
+    /// The remote candidates' addresses and types (for the selected pair's report).
+    remote_kinds: Vec<(SocketAddr, CandidateType)>,
     local_mids: Vec<String>,
     remote_mids: Vec<String>,
     has_remote: bool,
@@ -50,6 +62,38 @@ impl Negotiation {
         }
     }
 
+    /// A candidate found by the gatherer: into str0m, and trickled if the candidates were
+    /// already announced (otherwise it goes with the announcement).
+    pub(super) fn add_gathered(&mut self, rtc: &mut Rtc, c: Candidate) {
+        self.gathered.push(c.clone());
+        let Some(added) = rtc.add_local_candidate(c) else {
+            return;
+        };
+        let line = added.to_sdp_string();
+        if self.candidates_announced {
+            self.candidate_events
+                .push(PeerEvent::LocalCandidate(self.local_candidate(&line)));
+        }
+        self.local_candidates.push(line);
+    }
+
+    /// Gathering is over: the end of candidates is announced (now, or with the candidates).
+    pub(super) fn gathering_complete(&mut self) {
+        self.gathering_done = true;
+        if self.candidates_announced && !self.end_announced {
+            self.end_announced = true;
+            self.candidate_events.push(PeerEvent::EndOfCandidates);
+        }
+    }
+
+    fn local_candidate(&self, line: &str) -> IceCandidate {
+        IceCandidate {
+            candidate: line.strip_prefix("a=").unwrap_or(line).to_string(),
+            sdp_mid: self.announced_mid.clone(),
+            sdp_m_line_index: Some(0),
+        }
+    }
+
     /// A new str0m instance with `old`'s ICE credentials and host candidates.
     fn fresh_rtc(&mut self, old: &mut Rtc, limits: &DataChannelLimits) -> Rtc {
         let creds = old.direct_api().local_ice_credentials();
@@ -59,6 +103,11 @@ impl Negotiation {
         self.local_candidates.clear();
         let addrs = std::mem::take(&mut self.host_addrs);
         self.add_host_candidates(&mut rtc, &addrs);
+        for c in &self.gathered {
+            if let Some(added) = rtc.add_local_candidate(c.clone()) {
+                self.local_candidates.push(added.to_sdp_string());
+            }
+        }
         rtc
     }
 
@@ -184,16 +233,19 @@ impl Negotiation {
         // answer uses the remote offer's mid, and candidates naming ours would be refused.
         if !self.candidates_announced || self.announced_mid != mid {
             self.candidates_announced = true;
-            self.announced_mid = mid.clone();
-            for c in &self.local_candidates {
-                self.candidate_events
-                    .push(PeerEvent::LocalCandidate(IceCandidate {
-                        candidate: c.strip_prefix("a=").unwrap_or(c).to_string(),
-                        sdp_mid: mid.clone(),
-                        sdp_m_line_index: Some(0),
-                    }));
+            self.announced_mid = mid;
+            let events: Vec<_> = self
+                .local_candidates
+                .iter()
+                .map(|c| PeerEvent::LocalCandidate(self.local_candidate(c)))
+                .collect();
+            self.candidate_events.extend(events);
+            // With ICE servers, more candidates may follow: the end comes when gathering
+            // completes.
+            self.end_announced = self.gathering_done;
+            if self.gathering_done {
+                self.candidate_events.push(PeerEvent::EndOfCandidates);
             }
-            self.candidate_events.push(PeerEvent::EndOfCandidates);
         }
     }
 
@@ -203,12 +255,17 @@ impl Negotiation {
         self.remote_max_message_size = Some(desc.max_message_size());
     }
 
-    pub(super) fn add_remote_candidate(&mut self, rtc: &mut Rtc, c: IceCandidate) -> Result<()> {
+    /// Adds a remote candidate; its address if it is one str0m will check.
+    pub(super) fn add_remote_candidate(
+        &mut self,
+        rtc: &mut Rtc,
+        c: IceCandidate,
+    ) -> Result<Option<SocketAddr>> {
         let line = c.candidate.trim();
         let line = line.strip_prefix("a=").unwrap_or(line);
         if line.is_empty() {
             // The remote's end of candidates: nothing to do, str0m never stops listening.
-            return Ok(());
+            return Ok(None);
         }
         if !self.has_remote {
             return Err(Error::InvalidState(
@@ -222,12 +279,38 @@ impl Negotiation {
             // A browser hiding its address behind mDNS; the peer is still found through
             // peer-reflexive discovery when it sends its checks.
             debug!("ignored an mDNS (.local) candidate");
-            return Ok(());
+            return Ok(None);
         }
         let cand =
             Candidate::from_sdp_string(line).map_err(|e| Error::InvalidCandidate(e.to_string()))?;
+        let kind = match cand.kind() {
+            CandidateKind::Host => CandidateType::Host,
+            CandidateKind::ServerReflexive => CandidateType::ServerReflexive,
+            CandidateKind::PeerReflexive => CandidateType::PeerReflexive,
+            CandidateKind::Relayed => CandidateType::Relayed,
+        };
+        let addr = cand.addr();
+        if self.remote_kinds.len() < MAX_REMOTE_KINDS {
+            self.remote_kinds.push((addr, kind));
+        }
         rtc.add_remote_candidate(cand);
-        Ok(())
+        Ok(Some(addr))
+    }
+
+    /// The type of the pair `source` -> `destination`: the local side from this peer's own
+    /// candidates, the remote side as the remote announced it (peer-reflexive if it did not).
+    pub(super) fn pair_type(&self, source: SocketAddr, destination: SocketAddr) -> CandidatePair {
+        let local = if self.host_addrs.contains(&source) {
+            CandidateType::Host
+        } else {
+            CandidateType::Relayed
+        };
+        let remote = self
+            .remote_kinds
+            .iter()
+            .find(|(a, _)| *a == destination)
+            .map_or(CandidateType::PeerReflexive, |(_, k)| *k);
+        CandidatePair::new(local, remote)
     }
 
     fn check_mid(&self, c: &IceCandidate) -> Result<()> {

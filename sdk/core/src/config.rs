@@ -18,7 +18,11 @@ pub struct PeerConfig {
     pub host_candidates: HostCandidates,
     /// Data-channel limits: message size and send buffering.
     pub data_channel: DataChannelLimits,
-    /// How long the connection may stay `Disconnected` before it is declared `Failed`.
+    /// How long the connection may stay `Disconnected` before it is declared `Failed`
+    /// (default 30 s). Natively a connected peer that hears nothing from the remote for
+    /// 5 s is `Disconnected` (advisory: traffic coming back makes it `Connected` again),
+    /// and once `Failed` it sends nothing more to the remote (consent freshness, RFC 7675).
+    /// The browser decides both itself.
     pub failed_timeout: Duration,
 }
 
@@ -56,11 +60,7 @@ impl PeerConfig {
             }
         }
         for s in &self.ice_servers {
-            if s.urls.is_empty() {
-                return Err(crate::Error::InvalidConfig(
-                    "an ICE server has no urls".into(),
-                ));
-            }
+            s.parse_urls()?;
         }
         Ok(())
     }
@@ -69,11 +69,13 @@ impl PeerConfig {
 /// One STUN or TURN server, in the browser's `RTCIceServer` shape.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IceServer {
-    /// `stun:host:port`, `turn:host:port?transport=udp|tcp` or `turns:host:port`.
+    /// `stun:host:port`, `turn:host:port?transport=udp|tcp` or `turns:host:port`
+    /// (see [`IceUrl`](crate::IceUrl) for the defaults; checked by
+    /// [`IceServer::parse_urls`] when a peer is created, identically on every backend).
     pub urls: Vec<String>,
-    /// TURN user name.
+    /// TURN user name (required for `turn:` and `turns:` URLs).
     pub username: Option<String>,
-    /// TURN credential.
+    /// TURN credential, the password (required for `turn:` and `turns:` URLs).
     pub credential: Option<String>,
 }
 

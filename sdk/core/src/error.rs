@@ -53,6 +53,27 @@ pub enum Error {
     /// The configuration cannot be used.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// An ICE server in the configuration cannot be used (see the inner error).
+    #[error("invalid ICE server: {0}")]
+    InvalidIceServer(#[from] crate::IceServerError),
+    /// An ICE server answered with an error (for TURN, 401 means the username or
+    /// credential is wrong or expired). Reported in
+    /// [`PeerEvent::IceServerError`](crate::PeerEvent::IceServerError); the peer goes on
+    /// with its other candidates.
+    #[error("the ICE server refused the request: {code} {reason}{}", refusal_hint(*.code))]
+    IceServerRefused {
+        /// The STUN error code (RFC 8489 section 14.8), such as 401.
+        code: u16,
+        /// The server's reason phrase.
+        reason: String,
+    },
+    /// An ICE server did not answer in time (reported like `IceServerRefused`).
+    #[error("the ICE server did not answer in time: check its address and port, and that the network lets the traffic through")]
+    IceServerUnreachable,
+    /// This backend cannot use this kind of ICE server yet (reported like
+    /// `IceServerRefused`; the other servers are still used).
+    #[error("{0} is not supported by this backend yet; the other ICE servers are still used")]
+    IceServerUnsupported(String),
     /// An operating-system I/O operation failed (for example binding a socket).
     #[error("I/O error: {0}")]
     Io(String),
@@ -82,6 +103,19 @@ pub enum Error {
         /// How many channels the mesh was configured with.
         count: usize,
     },
+}
+
+fn refusal_hint(code: u16) -> &'static str {
+    match code {
+        401 => {
+            "; check the TURN username and credential (short-lived credentials may have expired)"
+        }
+        403 => "; the server does not allow this request from this client",
+        437 | 438 => "; the allocation was lost, it is made again on the next attempt",
+        486 => "; this user has too many allocations on the server",
+        508 => "; the server is out of relay capacity",
+        _ => "",
+    }
 }
 
 impl From<std::io::Error> for Error {

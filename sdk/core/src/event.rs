@@ -18,8 +18,21 @@ pub enum PeerEvent<C> {
     EndOfCandidates,
     /// The connection changed state.
     ConnectionStateChange(ConnectionState),
+    /// ICE selected the candidate pair the connection runs over, or moved to another one.
+    /// (The native backend reports it; the browser backend does not yet.)
+    SelectedCandidatePairChange(CandidatePair),
     /// The remote peer opened a data channel (in-band negotiated).
     DataChannel(C),
+    /// An ICE server could not be used (the browser's `icecandidateerror`): the peer goes
+    /// on with its other candidates, so this is not fatal. `error` says why
+    /// ([`Error::IceServerRefused`], [`Error::IceServerUnreachable`],
+    /// [`Error::IceServerUnsupported`]).
+    IceServerError {
+        /// The server's URL as configured.
+        url: String,
+        /// What went wrong.
+        error: Error,
+    },
     /// The peer hit an error it cannot recover from; a `Closed` event follows.
     Error(Error),
     /// The peer is closed; no further events come.
@@ -33,10 +46,60 @@ impl<C> PeerEvent<C> {
             PeerEvent::LocalCandidate(c) => PeerEvent::LocalCandidate(c),
             PeerEvent::EndOfCandidates => PeerEvent::EndOfCandidates,
             PeerEvent::ConnectionStateChange(s) => PeerEvent::ConnectionStateChange(s),
+            PeerEvent::SelectedCandidatePairChange(p) => PeerEvent::SelectedCandidatePairChange(p),
             PeerEvent::DataChannel(c) => PeerEvent::DataChannel(f(c)),
+            PeerEvent::IceServerError { url, error } => PeerEvent::IceServerError { url, error },
             PeerEvent::Error(e) => PeerEvent::Error(e),
             PeerEvent::Closed => PeerEvent::Closed,
         }
+    }
+}
+
+/// The type of an ICE candidate (RFC 8445 section 5.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CandidateType {
+    /// An address of a local interface.
+    Host,
+    /// This side's public address as a STUN server saw it (behind a NAT).
+    ServerReflexive,
+    /// An address learnt from the connectivity checks themselves.
+    PeerReflexive,
+    /// An address on a TURN relay.
+    Relayed,
+}
+
+impl CandidateType {
+    /// The name used in candidate lines and browser statistics: `host`, `srflx`, `prflx`
+    /// or `relay`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CandidateType::Host => "host",
+            CandidateType::ServerReflexive => "srflx",
+            CandidateType::PeerReflexive => "prflx",
+            CandidateType::Relayed => "relay",
+        }
+    }
+}
+
+/// The local and remote candidate types of the pair a connection runs over.
+///
+/// A server-reflexive local candidate is never the local side of a pair: checks leave from
+/// its base, so the local side is `Host` (or `Relayed`); the remote side tells whether the
+/// path crosses the remote's NAT (`ServerReflexive`, `PeerReflexive`) or a relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct CandidatePair {
+    /// This side's candidate.
+    pub local: CandidateType,
+    /// The remote side's candidate.
+    pub remote: CandidateType,
+}
+
+impl CandidatePair {
+    /// A pair of these types.
+    pub fn new(local: CandidateType, remote: CandidateType) -> Self {
+        Self { local, remote }
     }
 }
 

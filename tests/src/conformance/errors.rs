@@ -135,3 +135,67 @@ pub async fn invalid_channel_options_are_refused() {
         Err(Error::InvalidState(_))
     ));
 }
+
+/// ICE servers are checked the same way on every backend, before anything is created: a
+/// malformed URL or a TURN URL without credentials is a typed error; well-formed STUN and
+/// TURN servers (`?transport=udp|tcp`, `turns:`) are accepted.
+pub async fn invalid_ice_servers_are_refused() {
+    use unipeer::{IceServer, IceServerError, IceUrlProblem, PeerConfig};
+    let with = |server: IceServer| PeerConfig {
+        ice_servers: vec![server],
+        ..loopback()
+    };
+    let refused = |server: IceServer| match unipeer::Peer::new(with(server)) {
+        Err(Error::InvalidIceServer(e)) => e,
+        Err(other) => panic!("expected InvalidIceServer, got {other}"),
+        Ok(_) => panic!("a bad ICE server was accepted"),
+    };
+    assert!(matches!(
+        refused(IceServer::stun("stun://203.0.113.1")),
+        IceServerError::InvalidUrl {
+            problem: IceUrlProblem::Slashes,
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(IceServer::stun("http://203.0.113.1")),
+        IceServerError::InvalidUrl {
+            problem: IceUrlProblem::Scheme,
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused(IceServer::turn(
+            ["turn:203.0.113.1?transport=sctp"],
+            "u",
+            "p"
+        )),
+        IceServerError::InvalidUrl {
+            problem: IceUrlProblem::Query,
+            ..
+        }
+    ));
+    let mut no_password = IceServer::turn(["turn:203.0.113.1"], "u", "p");
+    no_password.credential = None;
+    assert!(matches!(
+        refused(no_password),
+        IceServerError::MissingCredentials { .. }
+    ));
+    // Well-formed servers are accepted (on loopback, where nothing answers).
+    let good = PeerConfig {
+        ice_servers: vec![
+            IceServer::stun("stun:127.0.0.1:3478"),
+            IceServer::turn(
+                [
+                    "turn:127.0.0.1?transport=udp",
+                    "turn:127.0.0.1:3478?transport=tcp",
+                ],
+                "user",
+                "secret",
+            ),
+        ],
+        ..loopback()
+    };
+    let peer = unipeer::Peer::new(good).unwrap();
+    peer.close().await;
+}
