@@ -15,6 +15,7 @@
 mod channel;
 mod command;
 mod driver;
+mod dtls;
 mod gather;
 mod ice;
 mod peer;
