@@ -248,8 +248,8 @@ impl Driver {
                     });
                 });
                 match read {
-                    Ok(true) => more = true,
-                    Ok(false) => {
+                    Ok(Some(m)) => more = m,
+                    Ok(None) => {
                         more = false;
                         break;
                     }
@@ -272,11 +272,18 @@ impl Driver {
                     outbox.iter().filter(|t| t.source == local),
                 );
                 outbox.retain(|t| t.source != local);
+                if !more {
+                    break;
+                }
             }
             if more {
                 self.ready.push(key);
             }
-            mark(&mut self.dirty, entry, peer);
+            // Each batch was polled above: the driver's second pass (`drive_dirty`) is only
+            // for sessions that ended, or that have more to write than one poll moves.
+            if entry.session.is_dead() || entry.session.is_unfinished() {
+                mark(&mut self.dirty, entry, peer);
+            }
         }
     }
 
@@ -405,6 +412,9 @@ impl Driver {
             match deadline {
                 Some(at) => schedule(&mut self.timers, entry, peer, at),
                 None => entry.deadline = None,
+            }
+            if entry.session.is_unfinished() {
+                mark(&mut self.dirty, entry, peer);
             }
         }
     }

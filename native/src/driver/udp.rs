@@ -72,17 +72,20 @@ impl Endpoint {
     }
 
     /// Reads one batch and hands each datagram to `f(source, destination, data)`.
-    /// `Ok(false)` when nothing was waiting.
+    /// `Ok(None)` when nothing was waiting; `Ok(Some(more))` after a batch, with `more`
+    /// false once the socket is known to be drained: on Linux a batch that was not full
+    /// (epoll is edge-triggered and fires on every arrival, so a later datagram brings a
+    /// new event; reading on to `WouldBlock` would only cost a system call per turn).
     pub(super) fn recv(
         &self,
         bufs: &mut RecvBuffers,
         mut f: impl FnMut(SocketAddr, SocketAddr, &[u8]),
-    ) -> io::Result<bool> {
+    ) -> io::Result<Option<bool>> {
         let RecvBuffers { data, meta } = bufs;
         let mut iovs: Vec<IoSliceMut<'_>> = data.chunks_mut(SLOT).map(IoSliceMut::new).collect();
         let n = match self.state.recv((&self.socket).into(), &mut iovs, meta) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             Err(e) => return Err(e),
         };
         for (iov, m) in iovs.iter().zip(meta.iter()).take(n) {
@@ -94,7 +97,7 @@ impl Endpoint {
                 f(m.addr, dest, segment);
             }
         }
-        Ok(true)
+        Ok(Some(!cfg!(target_os = "linux") || n >= iovs.len()))
     }
 
     /// Sends datagrams, coalescing runs to one destination into GSO batches assembled in

@@ -133,6 +133,8 @@ pub(crate) struct Session {
     selected_type: Option<unipeer_core::CandidatePair>,
     /// `close` calls waiting for the session to end.
     close_replies: Vec<crate::command::Reply<()>>,
+    /// The last `poll` stopped with messages still moving into SCTP: poll again soon.
+    unfinished: bool,
 }
 
 impl Session {
@@ -162,6 +164,7 @@ impl Session {
             selected: None,
             selected_type: None,
             close_replies: Vec::new(),
+            unfinished: false,
         };
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
@@ -171,6 +174,12 @@ impl Session {
     /// The session has finished and can be dropped with its sockets.
     pub(crate) fn is_dead(&self) -> bool {
         self.dead
+    }
+
+    /// The last `poll` left work for another, or output for another socket or a TURN TCP
+    /// connection: the driver must come back at once.
+    pub(crate) fn is_unfinished(&self) -> bool {
+        !self.dead && (self.unfinished || !self.outbox.is_empty() || !self.tcp_outbox.is_empty())
     }
 
     pub(crate) fn handle_command(&mut self, cmd: Command, now: Instant) {
@@ -473,15 +482,19 @@ impl Session {
         if self.dead {
             return None;
         }
-        // Writing queued messages can free room for more only after str0m ran, and str0m
-        // events can open channels with queued messages: go round until nothing moves.
-        let mut deadline;
+        // Input first: acknowledgements handed to str0m are processed here and free room
+        // in SCTP for the queued messages. Writing can free room for more only after str0m
+        // ran again, and str0m events can open channels with queued messages: go round
+        // until nothing moves, a bounded number of times so one busy peer cannot hold the
+        // driver (the rest is for the next turn).
+        let mut deadline = self.drain_output(now)?;
         let mut rounds = 0;
-        loop {
-            let wrote = self.channels.flush(&mut self.rtc);
+        self.unfinished = false;
+        while self.channels.flush(&mut self.rtc) {
             deadline = self.drain_output(now)?;
             rounds += 1;
-            if !wrote || rounds >= 4 {
+            if rounds >= 4 {
+                self.unfinished = true;
                 break;
             }
         }
