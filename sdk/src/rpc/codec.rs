@@ -10,10 +10,13 @@ use super::error::RpcError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Codec {
-    /// [postcard](https://docs.rs/postcard): compact and fast; the default.
+    /// [postcard](https://docs.rs/postcard): compact and fast; the default. It is not
+    /// self-describing: both ends must use the same types (share them in a crate), since a
+    /// value of another type can decode into a wrong value instead of an error.
     #[default]
     Postcard,
-    /// JSON: readable on the wire, for debugging and for peers written in other languages.
+    /// JSON: readable on the wire, for debugging and for peers written in other languages;
+    /// a type mismatch is a [`RpcError::Decode`].
     Json,
 }
 
