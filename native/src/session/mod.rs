@@ -3,10 +3,11 @@
 
 mod channels;
 mod held;
+mod lifecycle;
 mod negotiation;
+mod shared;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,10 @@ pub(crate) use channels::{
     config_of as channels_config, settings_of as channel_settings, SCTP_HARD_CAP,
 };
 use held::HeldDatagrams;
+pub(crate) use lifecycle::reply_closed;
+use lifecycle::CLOSE_DRAIN_LIMIT;
 use negotiation::Negotiation;
+pub(crate) use shared::PeerShared;
 
 /// Datagrams fed to str0m between drains of its output (its DTLS layer holds 30 records;
 /// measured: draining every 8 instead of every one saves a quarter of the CPU per byte).
@@ -39,49 +43,6 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(5);
 /// Outbox capacity kept between bursts (a connected idle peer sends a few keepalives).
 const OUTBOX_KEEP: usize = 8;
 
-/// State a peer handle reads without asking the driver.
-#[derive(Debug)]
-pub(crate) struct PeerShared {
-    state: AtomicU8,
-    next_channel_key: AtomicU64,
-}
-
-impl PeerShared {
-    pub(crate) fn new() -> Self {
-        Self {
-            state: AtomicU8::new(0),
-            next_channel_key: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn state(&self) -> ConnectionState {
-        match self.state.load(Ordering::Acquire) {
-            0 => ConnectionState::New,
-            1 => ConnectionState::Connecting,
-            2 => ConnectionState::Connected,
-            3 => ConnectionState::Disconnected,
-            4 => ConnectionState::Failed,
-            _ => ConnectionState::Closed,
-        }
-    }
-
-    fn set_state(&self, s: ConnectionState) {
-        let v = match s {
-            ConnectionState::New => 0,
-            ConnectionState::Connecting => 1,
-            ConnectionState::Connected => 2,
-            ConnectionState::Disconnected => 3,
-            ConnectionState::Failed => 4,
-            _ => 5,
-        };
-        self.state.store(v, Ordering::Release);
-    }
-
-    pub(crate) fn next_channel_key(&self) -> u64 {
-        self.next_channel_key.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
 /// What a new session needs besides its `Rtc`.
 pub(crate) struct SessionParts {
     pub id: PeerId,
@@ -94,10 +55,6 @@ pub(crate) struct SessionParts {
     pub failed_timeout: Duration,
     pub ice: IcePlan,
 }
-
-/// How long a closing session may drain its close (DTLS close_notify, SCTP shutdown)
-/// before it is dropped anyway.
-const CLOSE_DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Session {
     id: PeerId,
@@ -613,101 +570,5 @@ impl Session {
             }
             _ => {}
         }
-    }
-
-    fn set_state(&mut self, s: ConnectionState) {
-        if self.state == s || self.state.is_terminal() {
-            return;
-        }
-        debug!(peer = self.id, state = ?s, "connection state");
-        self.state = s;
-        self.shared.set_state(s);
-        self.events.push(PeerEvent::ConnectionStateChange(s));
-    }
-
-    /// Lost for longer than the bound: channels close, the peer reports `Failed` and stops
-    /// sending (RFC 7675: without consent, nothing more goes to the remote).
-    fn fail(&mut self) {
-        self.disconnected_since = None;
-        self.channels.close_all();
-        self.set_state(ConnectionState::Failed);
-        self.rtc.disconnect();
-    }
-
-    fn start_close(&mut self, now: Instant) {
-        if self.closing {
-            return;
-        }
-        self.closing = true;
-        self.close_by = Some(now + CLOSE_DRAIN_LIMIT);
-        let had_dtls = matches!(
-            self.state,
-            ConnectionState::Connected | ConnectionState::Disconnected
-        );
-        if !had_dtls {
-            // No DTLS session to close: str0m would wait forever for its close to drain,
-            // and the session (a few hundred KiB) would never be released.
-            self.rtc.disconnect();
-        } else if let Err(e) = self.rtc.close() {
-            debug!(peer = self.id, error = %e, "closing str0m failed; dropping the session");
-            self.rtc.disconnect();
-        }
-        self.finish_close();
-    }
-
-    /// Tells the application: channels closed, state `Closed`, the last event.
-    fn finish_close(&mut self) {
-        self.channels.close_all();
-        self.set_state(ConnectionState::Closed);
-        self.events.push(PeerEvent::Closed);
-        self.events.close();
-    }
-
-    /// A fault inside the WebRTC stack (an error or a panic): this peer alone ends.
-    pub(crate) fn fault(&mut self, error: Error) {
-        tracing::warn!(peer = self.id, %error, "peer ended by a fault in the WebRTC stack");
-        self.events.push(PeerEvent::Error(error));
-        self.channels.close_all();
-        if !self.state.is_terminal() {
-            self.state = ConnectionState::Failed;
-            self.shared.set_state(ConnectionState::Failed);
-            self.events
-                .push(PeerEvent::ConnectionStateChange(ConnectionState::Failed));
-        }
-        self.events.push(PeerEvent::Closed);
-        self.events.close();
-        self.set_dead();
-    }
-
-    /// The session is over: nothing more happens, waiting `close` calls return.
-    fn set_dead(&mut self) {
-        self.dead = true;
-        for reply in self.close_replies.drain(..) {
-            let _ = reply.send(Ok(()));
-        }
-    }
-}
-
-/// Answers a command for a session that is gone.
-pub(crate) fn reply_closed(cmd: Command) {
-    fn e<T>() -> unipeer_core::Result<T> {
-        Err(Error::PeerClosed)
-    }
-    match cmd {
-        Command::CreateOffer(r) => drop(r.send(e())),
-        Command::AcceptOffer(_, r) => drop(r.send(e())),
-        Command::AcceptAnswer(_, r) => drop(r.send(e())),
-        Command::AddCandidate(_, r) => drop(r.send(e())),
-        Command::CreateChannel(new, r) => {
-            new.core.set_state(unipeer_core::DataChannelState::Closed);
-            new.queue.close();
-            drop(r.send(e()));
-        }
-        Command::Close(Some(r)) => drop(r.send(Ok(()))),
-        Command::Register(..)
-        | Command::IceServersResolved(_)
-        | Command::Send(..)
-        | Command::CloseChannel(_)
-        | Command::Close(None) => {}
     }
 }
