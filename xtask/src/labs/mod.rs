@@ -38,8 +38,7 @@ use crate::setup;
 mod credentials;
 mod topology;
 
-use credentials::{random_hex, turn_rest_credentials};
-use topology::{ip, parse_result, tail, Lab, Nat, PeerResult};
+use topology::{ip, parse_result, tail, Lab, Nat, PeerResult, Servers};
 
 /// (lab, what it proves)
 const LABS: &[(&str, &str)] = &[
@@ -205,11 +204,7 @@ pub fn lab(args: &[String]) -> Result<()> {
 /// Two cone NATs and no ICE server: host candidates cannot cross, so neither peer may
 /// connect (a lab whose NATs leaked would pass the others for the wrong reason).
 fn cone_no_stun(bin: &Path, logs: &Path) -> Result<String> {
-    let mut lab = Lab::new(logs)?;
-    lab.public_segment()?;
-    lab.nat_side(1, Nat::Cone)?;
-    lab.nat_side(2, Nat::Cone)?;
-    lab.signaling(bin)?;
+    let (mut lab, _) = Lab::two_nats(logs, bin, Nat::Cone, Servers::None)?;
     match lab.peers(bin, &["--limit", "10"]) {
         Ok(results) => bail!(
             "the peers connected through two NATs without STUN ({}): the lab does not isolate",
@@ -229,12 +224,7 @@ fn cone_no_stun(bin: &Path, logs: &Path) -> Result<String> {
 
 /// Two cone NATs, STUN only: the peers must meet through their server-reflexive addresses.
 fn cone_stun(bin: &Path, logs: &Path) -> Result<String> {
-    let mut lab = Lab::new(logs)?;
-    lab.public_segment()?;
-    lab.nat_side(1, Nat::Cone)?;
-    lab.nat_side(2, Nat::Cone)?;
-    lab.coturn(&[])?;
-    lab.signaling(bin)?;
+    let (mut lab, _) = Lab::two_nats(logs, bin, Nat::Cone, Servers::Stun)?;
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
     let results = lab.peers(bin, &["--ice", &stun])?;
     for r in &results {
@@ -256,14 +246,7 @@ fn cone_stun(bin: &Path, logs: &Path) -> Result<String> {
 /// Two cone NATs, STUN and a TURN server that works: ICE prefers the direct srflx path,
 /// so configuring TURN does not relay a pair that does not need it.
 fn cone_turn_unused(bin: &Path, logs: &Path) -> Result<String> {
-    let mut lab = Lab::new(logs)?;
-    lab.public_segment()?;
-    lab.nat_side(1, Nat::Cone)?;
-    lab.nat_side(2, Nat::Cone)?;
-    let secret = random_hex()?;
-    lab.coturn(&["--use-auth-secret", "--static-auth-secret", &secret])?;
-    lab.signaling(bin)?;
-    let (user, pass) = turn_rest_credentials(&secret, Duration::from_secs(600))?;
+    let (mut lab, (user, pass)) = Lab::two_nats(logs, bin, Nat::Cone, Servers::Turn)?;
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
     let turn = format!("turn:{PUBLIC}:{STUN_PORT}");
     let results = lab.peers(
@@ -305,14 +288,7 @@ fn cone_turn_unused(bin: &Path, logs: &Path) -> Result<String> {
 /// Two symmetric NATs: server-reflexive candidates are useless (the mapping changes with
 /// the destination), so the peers must meet through a TURN relay, reached over UDP or TCP.
 fn symmetric_turn(bin: &Path, logs: &Path, tcp: bool) -> Result<String> {
-    let mut lab = Lab::new(logs)?;
-    lab.public_segment()?;
-    lab.nat_side(1, Nat::Symmetric)?;
-    lab.nat_side(2, Nat::Symmetric)?;
-    let secret = random_hex()?;
-    lab.coturn(&["--use-auth-secret", "--static-auth-secret", &secret])?;
-    lab.signaling(bin)?;
-    let (user, pass) = turn_rest_credentials(&secret, Duration::from_secs(600))?;
+    let (mut lab, (user, pass)) = Lab::two_nats(logs, bin, Nat::Symmetric, Servers::Turn)?;
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
     let transport = if tcp { "tcp" } else { "udp" };
     let turn = format!("turn:{PUBLIC}:{STUN_PORT}?transport={transport}");
@@ -354,14 +330,7 @@ fn symmetric_turn(bin: &Path, logs: &Path, tcp: bool) -> Result<String> {
 /// Cone NATs, a STUN server and a TURN server with a wrong password: the TURN refusal is
 /// reported as a non-fatal 401, and the peers connect over their srflx candidates.
 fn turn_wrong_password(bin: &Path, logs: &Path) -> Result<String> {
-    let mut lab = Lab::new(logs)?;
-    lab.public_segment()?;
-    lab.nat_side(1, Nat::Cone)?;
-    lab.nat_side(2, Nat::Cone)?;
-    let secret = random_hex()?;
-    lab.coturn(&["--use-auth-secret", "--static-auth-secret", &secret])?;
-    lab.signaling(bin)?;
-    let (user, _) = turn_rest_credentials(&secret, Duration::from_secs(600))?;
+    let (mut lab, (user, _)) = Lab::two_nats(logs, bin, Nat::Cone, Servers::Turn)?;
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
     let turn = format!("turn:{PUBLIC}:{STUN_PORT}");
     let results = lab.peers(
@@ -405,12 +374,7 @@ fn turn_wrong_password(bin: &Path, logs: &Path) -> Result<String> {
 /// `failed_timeout` (5 s) of that, and stop.
 fn peer_killed(bin: &Path, logs: &Path) -> Result<String> {
     const FAILED_TIMEOUT: Duration = Duration::from_secs(5);
-    let mut lab = Lab::new(logs)?;
-    lab.public_segment()?;
-    lab.nat_side(1, Nat::Cone)?;
-    lab.nat_side(2, Nat::Cone)?;
-    lab.coturn(&[])?;
-    lab.signaling(bin)?;
+    let (mut lab, _) = Lab::two_nats(logs, bin, Nat::Cone, Servers::Stun)?;
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
     let secs = FAILED_TIMEOUT.as_secs().to_string();
     let extra = ["--ice", &stun, "--hold", "--failed-timeout", &secs];
@@ -478,12 +442,7 @@ fn peer_killed(bin: &Path, logs: &Path) -> Result<String> {
 /// down for 5 s. The NAT keeps its mappings, so the same path comes back: the answerer
 /// must get all 240 messages in order, and both sides end connected.
 fn link_cut(bin: &Path, logs: &Path) -> Result<String> {
-    let mut lab = Lab::new(logs)?;
-    lab.public_segment()?;
-    lab.nat_side(1, Nat::Cone)?;
-    lab.nat_side(2, Nat::Cone)?;
-    lab.coturn(&[])?;
-    lab.signaling(bin)?;
+    let (mut lab, _) = Lab::two_nats(logs, bin, Nat::Cone, Servers::Stun)?;
     let stun = format!("stun:{PUBLIC}:{STUN_PORT}");
     lab.start_peers(bin, &["--ice", &stun, "--stream", "12", "--limit", "90"])?;
     let log1 = logs.join("peer1.log");

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::credentials::{random_hex, turn_rest_credentials};
 use super::{PUBLIC, SIGNAL_PORT, STUN_PORT};
 use crate::cmd;
 
@@ -17,6 +18,16 @@ pub(super) enum Nat {
     Cone,
     /// `MASQUERADE --random-fully`: a new port for each destination.
     Symmetric,
+}
+
+/// What coturn on the public segment serves.
+pub(super) enum Servers {
+    /// No coturn at all.
+    None,
+    /// STUN only.
+    Stun,
+    /// STUN and TURN, with short-lived credentials.
+    Turn,
 }
 
 /// One peer's result line.
@@ -37,7 +48,34 @@ pub(super) struct Lab {
 }
 
 impl Lab {
-    pub(super) fn new(logs: &Path) -> Result<Self> {
+    /// The topology every lab uses: the public segment, two NATs of kind `nat`, the
+    /// signaling server, and coturn as `servers` says. For TURN it returns short-lived
+    /// credentials (user, password) valid for 10 minutes; otherwise empty strings.
+    pub(super) fn two_nats(
+        logs: &Path,
+        bin: &Path,
+        nat: Nat,
+        servers: Servers,
+    ) -> Result<(Self, (String, String))> {
+        let mut lab = Lab::new(logs)?;
+        lab.public_segment()?;
+        lab.nat_side(1, nat)?;
+        lab.nat_side(2, nat)?;
+        let mut credentials = (String::new(), String::new());
+        match servers {
+            Servers::None => {}
+            Servers::Stun => lab.coturn(&[])?,
+            Servers::Turn => {
+                let secret = random_hex()?;
+                lab.coturn(&["--use-auth-secret", "--static-auth-secret", &secret])?;
+                credentials = turn_rest_credentials(&secret, Duration::from_secs(600))?;
+            }
+        }
+        lab.signaling(bin)?;
+        Ok((lab, credentials))
+    }
+
+    fn new(logs: &Path) -> Result<Self> {
         // Named namespaces live under /run/netns: a tmpfs private to this sandbox.
         fs::create_dir_all("/run/netns").context("creating /run/netns")?;
         sh(&["mount", "-t", "tmpfs", "tmpfs", "/run/netns"]).context(
