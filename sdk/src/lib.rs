@@ -79,6 +79,7 @@
 #![deny(missing_docs)]
 
 mod channel;
+pub mod media;
 mod mesh;
 mod peer;
 mod platform;
@@ -86,13 +87,15 @@ pub mod rpc;
 pub mod signaling;
 
 pub use channel::DataChannel;
+pub use media::Track;
 pub use mesh::{Mesh, MeshConfig, MeshEvent};
 pub use peer::{Peer, PeerEvent, PeerEvents};
 pub use platform::{MaybeSend, MaybeSync};
 pub use signaling::ReconnectPolicy;
 pub use unipeer_core::{
-    CandidatePair, CandidateType, ConnectionState, DataChannelInit, DataChannelLimits,
+    CandidatePair, CandidateType, Codec, ConnectionState, DataChannelInit, DataChannelLimits,
     DataChannelState, Error, HostCandidates, IceCandidate, IceServer, IceServerError,
-    IceServerKind, IceTransport, IceUrl, IceUrlProblem, Message, PeerConfig, Reliability, Result,
-    SdpType, SessionDescription,
+    IceServerKind, IceTransport, IceUrl, IceUrlProblem, KeyframeRequest, MediaConfig, MediaFrame,
+    MediaKind, Message, PeerConfig, Reliability, Result, SdpType, SessionDescription,
+    TrackDirection, TrackInit, TrackState, TrackStats,
 };

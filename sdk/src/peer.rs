@@ -5,14 +5,14 @@ use futures_core::stream::FusedStream;
 use futures_core::Stream;
 use unipeer_core::{
     ConnectionState, DataChannelInit, EventStream, IceCandidate, PeerConfig, Result,
-    SessionDescription,
+    SessionDescription, TrackInit,
 };
 
-use crate::platform::{Backend, ChannelImpl, PeerImpl};
-use crate::DataChannel;
+use crate::platform::{Backend, ChannelImpl, PeerImpl, TrackImpl};
+use crate::{DataChannel, Track};
 
 /// Something that happened to a [`Peer`].
-pub type PeerEvent = unipeer_core::PeerEvent<DataChannel>;
+pub type PeerEvent = unipeer_core::PeerEvent<DataChannel, Track>;
 
 /// One WebRTC peer connection.
 ///
@@ -76,6 +76,16 @@ impl Peer {
         Ok(DataChannel::new(inner))
     }
 
+    /// Adds a media track (an audio or video section of the session). Before the first
+    /// offer it becomes part of that offer; on a negotiated peer,
+    /// [`PeerEvent::NegotiationNeeded`](unipeer_core::PeerEvent::NegotiationNeeded) follows and
+    /// the track is live after the next offer/answer round.
+    pub async fn add_track(&self, init: TrackInit) -> Result<Track> {
+        init.validate()?;
+        let inner = Backend::add_track(&self.inner, init).await?;
+        Ok(Track::new(inner))
+    }
+
     /// The peer's events. Every call returns a stream over the same queue: each event is
     /// delivered once, to whichever stream reads it first, so usually call this once.
     pub fn events(&self) -> PeerEvents {
@@ -100,7 +110,7 @@ impl Peer {
 
 /// The stream of a peer's [`PeerEvent`]s (a [`futures_core::Stream`]).
 pub struct PeerEvents {
-    inner: EventStream<ChannelImpl>,
+    inner: EventStream<ChannelImpl, TrackImpl>,
 }
 
 impl std::fmt::Debug for PeerEvents {
@@ -112,12 +122,12 @@ impl std::fmt::Debug for PeerEvents {
 impl PeerEvents {
     /// The next event, or `None` after the peer closed and every event was read.
     pub async fn next_event(&self) -> Option<PeerEvent> {
-        Some(self.inner.next_event().await?.map_channel(DataChannel::new))
+        Some(map(self.inner.next_event().await?))
     }
 
     /// An event that is already queued, without waiting.
     pub fn try_next_event(&self) -> Option<PeerEvent> {
-        Some(self.inner.try_next_event()?.map_channel(DataChannel::new))
+        Some(map(self.inner.try_next_event()?))
     }
 }
 
@@ -125,9 +135,7 @@ impl Stream for PeerEvents {
     type Item = PeerEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<PeerEvent>> {
-        Pin::new(&mut self.inner)
-            .poll_next(cx)
-            .map(|e| e.map(|e| e.map_channel(DataChannel::new)))
+        Pin::new(&mut self.inner).poll_next(cx).map(|e| e.map(map))
     }
 }
 
@@ -135,4 +143,8 @@ impl FusedStream for PeerEvents {
     fn is_terminated(&self) -> bool {
         self.inner.is_terminated()
     }
+}
+
+fn map(event: unipeer_core::PeerEvent<ChannelImpl, TrackImpl>) -> PeerEvent {
+    event.map_handles(DataChannel::new, Track::new)
 }

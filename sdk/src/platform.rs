@@ -10,8 +10,9 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use unipeer_core::{
-    ChannelCore, ConnectionState, DataChannelInit, EventStream, IceCandidate, Message, PeerConfig,
-    Result, SessionDescription,
+    ChannelCore, Codec, ConnectionState, DataChannelInit, EventStream, IceCandidate, MediaKind,
+    Message, PeerConfig, Result, SessionDescription, TrackDirection, TrackInit, TrackState,
+    TrackStats,
 };
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -21,6 +22,16 @@ use unipeer_wasm as backend;
 
 pub(crate) type PeerImpl = backend::Peer;
 pub(crate) type ChannelImpl = backend::DataChannel;
+pub(crate) type TrackImpl = backend::Track;
+
+// What a track carries is platform-shaped (encoded frames natively, a `MediaStreamTrack`
+// in the browser): each target adds its own methods to `Track`, from its own file.
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "media/native_track.rs"]
+mod track_ext;
+#[cfg(target_arch = "wasm32")]
+#[path = "media/browser_track.rs"]
+mod track_ext;
 
 // The runtime pieces the signaling client and the mesh need: a boxed future that is `Send`
 // natively (so a `Mesh` can move between threads) but need not be in the browser (whose
@@ -152,6 +163,7 @@ impl<T> Exclusive<T> {
 #[allow(async_fn_in_trait)] // private trait, only called on concrete types
 pub(crate) trait Backend: Sized {
     type Channel: BackendChannel;
+    type Track: BackendTrack;
     fn new(config: PeerConfig) -> Result<Self>;
     async fn create_offer(&self) -> Result<SessionDescription>;
     async fn accept_offer(&self, offer: SessionDescription) -> Result<SessionDescription>;
@@ -162,7 +174,8 @@ pub(crate) trait Backend: Sized {
         label: &str,
         init: DataChannelInit,
     ) -> Result<Self::Channel>;
-    fn events(&self) -> EventStream<Self::Channel>;
+    async fn add_track(&self, init: TrackInit) -> Result<Self::Track>;
+    fn events(&self) -> EventStream<Self::Channel, Self::Track>;
     fn connection_state(&self) -> ConnectionState;
     async fn close(&self);
 }
@@ -175,8 +188,26 @@ pub(crate) trait BackendChannel: Clone {
     fn close(&self);
 }
 
+/// What a backend's track does on every platform (the platform-shaped rest is in
+/// `track_ext`).
+#[allow(async_fn_in_trait)] // private trait, only called on concrete types
+pub(crate) trait BackendTrack: Clone {
+    fn kind(&self) -> MediaKind;
+    fn mid(&self) -> Option<String>;
+    fn direction(&self) -> TrackDirection;
+    fn state(&self) -> TrackState;
+    /// The remote's (stream id, track id).
+    fn remote_ids(&self) -> Option<(String, String)>;
+    fn send_codec(&self) -> Option<Codec>;
+    async fn set_direction(&self, direction: TrackDirection) -> Result<()>;
+    async fn stop(&self) -> Result<()>;
+    async fn stats(&self) -> Result<TrackStats>;
+    async fn wait_ended(&self);
+}
+
 impl Backend for PeerImpl {
     type Channel = ChannelImpl;
+    type Track = TrackImpl;
     fn new(config: PeerConfig) -> Result<Self> {
         backend::Peer::new(config)
     }
@@ -195,7 +226,10 @@ impl Backend for PeerImpl {
     async fn create_data_channel(&self, label: &str, init: DataChannelInit) -> Result<ChannelImpl> {
         backend::Peer::create_data_channel(self, label, init).await
     }
-    fn events(&self) -> EventStream<ChannelImpl> {
+    async fn add_track(&self, init: TrackInit) -> Result<TrackImpl> {
+        backend::Peer::add_track(self, init).await
+    }
+    fn events(&self) -> EventStream<ChannelImpl, TrackImpl> {
         backend::Peer::events(self)
     }
     fn connection_state(&self) -> ConnectionState {
@@ -215,5 +249,38 @@ impl BackendChannel for ChannelImpl {
     }
     fn close(&self) {
         backend::DataChannel::close(self)
+    }
+}
+
+impl BackendTrack for TrackImpl {
+    fn kind(&self) -> MediaKind {
+        backend::Track::kind(self)
+    }
+    fn mid(&self) -> Option<String> {
+        backend::Track::mid(self)
+    }
+    fn direction(&self) -> TrackDirection {
+        backend::Track::direction(self)
+    }
+    fn state(&self) -> TrackState {
+        backend::Track::state(self)
+    }
+    fn remote_ids(&self) -> Option<(String, String)> {
+        backend::Track::remote_ids(self)
+    }
+    fn send_codec(&self) -> Option<Codec> {
+        backend::Track::send_codec(self)
+    }
+    async fn set_direction(&self, direction: TrackDirection) -> Result<()> {
+        backend::Track::set_direction(self, direction).await
+    }
+    async fn stop(&self) -> Result<()> {
+        backend::Track::stop(self).await
+    }
+    async fn stats(&self) -> Result<TrackStats> {
+        backend::Track::stats(self).await
+    }
+    async fn wait_ended(&self) {
+        backend::Track::wait_ended(self).await
     }
 }

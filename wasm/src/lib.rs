@@ -20,10 +20,12 @@ mod error;
 mod listener;
 mod peer;
 mod sys;
+mod track;
 
 pub use channel::DataChannel;
 pub use listener::live_listeners;
 pub use peer::Peer;
+pub use track::Track;
 
 /// The size of the wasm linear memory in bytes (it only grows), for leak checks.
 pub fn wasm_memory_bytes() -> usize {

@@ -14,6 +14,7 @@ use crate::channel::{DataChannel, Shared};
 use crate::error::{call, JsError};
 use crate::listener::Listener;
 use crate::sys;
+use crate::track::Track;
 
 /// One peer connection in the browser. Dropping it closes the `RTCPeerConnection` and
 /// removes its listeners.
@@ -33,8 +34,8 @@ impl std::fmt::Debug for Peer {
 
 struct PeerInner {
     pc: sys::RtcPeerConnection,
-    events: EventQueue<DataChannel>,
-    stream: EventStream<DataChannel>,
+    events: EventQueue<DataChannel, Track>,
+    stream: EventStream<DataChannel, Track>,
     host_candidates: HostCandidates,
     high_water_mark: usize,
     /// The largest message this peer takes, advertised in the descriptions it hands out.
@@ -317,8 +318,15 @@ impl Peer {
         Ok(p.adopt(dc))
     }
 
+    /// See `unipeer::Peer::add_track`.
+    pub async fn add_track(&self, _init: unipeer_core::TrackInit) -> Result<Track> {
+        Err(Error::Unsupported(
+            "media tracks are not implemented in the browser backend yet".into(),
+        ))
+    }
+
     /// The peer's events; every call reads the same queue.
-    pub fn events(&self) -> EventStream<DataChannel> {
+    pub fn events(&self) -> EventStream<DataChannel, Track> {
         self.inner.stream.clone()
     }
 

@@ -24,6 +24,8 @@ pub struct PeerConfig {
     /// and once `Failed` it sends nothing more to the remote (consent freshness, RFC 7675).
     /// The browser decides both itself.
     pub failed_timeout: Duration,
+    /// Media options: statistics refresh and receive queues.
+    pub media: crate::MediaConfig,
 }
 
 impl Default for PeerConfig {
@@ -33,6 +35,7 @@ impl Default for PeerConfig {
             host_candidates: HostCandidates::default(),
             data_channel: DataChannelLimits::default(),
             failed_timeout: Duration::from_secs(30),
+            media: crate::MediaConfig::default(),
         }
     }
 }
@@ -58,6 +61,16 @@ impl PeerConfig {
                         .into(),
                 ));
             }
+        }
+        if self.media.receive_queue == 0 {
+            return Err(crate::Error::InvalidConfig(
+                "media.receive_queue must be above 0".into(),
+            ));
+        }
+        if self.media.stats_interval == Some(Duration::ZERO) {
+            return Err(crate::Error::InvalidConfig(
+                "media.stats_interval must be above 0, or None to turn RTCP statistics off".into(),
+            ));
         }
         for s in &self.ice_servers {
             s.parse_urls()?;

@@ -74,6 +74,23 @@ pub enum Error {
     /// `IceServerRefused`; the other servers are still used).
     #[error("{0} is not supported by this backend yet; the other ICE servers are still used")]
     IceServerUnsupported(String),
+    /// The track options are inconsistent.
+    #[error("invalid track options: {0}")]
+    InvalidTrackInit(String),
+    /// The track was stopped (by either side) or its peer closed.
+    #[error("the track has ended; add a new track to send or receive again")]
+    TrackEnded,
+    /// The track cannot do this now; the message says why (for example a frame written
+    /// before the track was negotiated, or on a receive-only track).
+    #[error("{0}")]
+    TrackNotReady(String),
+    /// No codec both sides support could be agreed for the track, or a frame names a
+    /// codec the track did not negotiate.
+    #[error("codec not negotiated: {0}")]
+    CodecNotNegotiated(String),
+    /// This platform's backend cannot do this (the message says what to use instead).
+    #[error("{0}")]
+    Unsupported(String),
     /// An operating-system I/O operation failed (for example binding a socket).
     #[error("I/O error: {0}")]
     Io(String),

@@ -4,14 +4,15 @@ use std::task::{Context, Poll};
 use futures_core::stream::FusedStream;
 use futures_core::Stream;
 
-use crate::{ConnectionState, Error, IceCandidate};
+use crate::{ConnectionState, Error, IceCandidate, TrackState};
 
 /// Something that happened to a peer; read them from the peer's event stream.
 ///
-/// `C` is the data-channel handle type (`unipeer::DataChannel` for applications).
+/// `C` is the data-channel handle type and `T` the track handle type
+/// (`unipeer::DataChannel` and `unipeer::Track` for applications).
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum PeerEvent<C> {
+pub enum PeerEvent<C, T> {
     /// A local ICE candidate to send to the remote peer (trickle ICE).
     LocalCandidate(IceCandidate),
     /// No more local candidates will come for now (send the browser's empty candidate).
@@ -23,6 +24,20 @@ pub enum PeerEvent<C> {
     SelectedCandidatePairChange(CandidatePair),
     /// The remote peer opened a data channel (in-band negotiated).
     DataChannel(C),
+    /// The remote added a media track (its offer brought a new media section). Media this
+    /// peer's own tracks receive arrives on those tracks, without this event.
+    Track(T),
+    /// A track's remote side started, paused or stopped delivering media.
+    TrackStateChange {
+        /// The track's media section.
+        mid: String,
+        /// Its new state.
+        state: TrackState,
+    },
+    /// A change (a track added or stopped after the first agreement) needs a new
+    /// offer/answer exchange: call `create_offer` and carry it to the remote. The mesh
+    /// does this itself.
+    NegotiationNeeded,
     /// An ICE server could not be used (the browser's `icecandidateerror`): the peer goes
     /// on with its other candidates, so this is not fatal. `error` says why
     /// ([`Error::IceServerRefused`], [`Error::IceServerUnreachable`],
@@ -39,15 +54,24 @@ pub enum PeerEvent<C> {
     Closed,
 }
 
-impl<C> PeerEvent<C> {
-    /// The same event with the channel handle mapped to another type.
-    pub fn map_channel<D>(self, f: impl FnOnce(C) -> D) -> PeerEvent<D> {
+impl<C, T> PeerEvent<C, T> {
+    /// The same event with the handles mapped to other types.
+    pub fn map_handles<D, U>(
+        self,
+        f: impl FnOnce(C) -> D,
+        g: impl FnOnce(T) -> U,
+    ) -> PeerEvent<D, U> {
         match self {
             PeerEvent::LocalCandidate(c) => PeerEvent::LocalCandidate(c),
             PeerEvent::EndOfCandidates => PeerEvent::EndOfCandidates,
             PeerEvent::ConnectionStateChange(s) => PeerEvent::ConnectionStateChange(s),
             PeerEvent::SelectedCandidatePairChange(p) => PeerEvent::SelectedCandidatePairChange(p),
             PeerEvent::DataChannel(c) => PeerEvent::DataChannel(f(c)),
+            PeerEvent::Track(t) => PeerEvent::Track(g(t)),
+            PeerEvent::TrackStateChange { mid, state } => {
+                PeerEvent::TrackStateChange { mid, state }
+            }
+            PeerEvent::NegotiationNeeded => PeerEvent::NegotiationNeeded,
             PeerEvent::IceServerError { url, error } => PeerEvent::IceServerError { url, error },
             PeerEvent::Error(e) => PeerEvent::Error(e),
             PeerEvent::Closed => PeerEvent::Closed,
@@ -105,19 +129,19 @@ impl CandidatePair {
 
 /// The producing side of a peer's event stream, held by the backend.
 #[derive(Debug)]
-pub struct EventQueue<C> {
-    tx: async_channel::Sender<PeerEvent<C>>,
+pub struct EventQueue<C, T> {
+    tx: async_channel::Sender<PeerEvent<C, T>>,
 }
 
-impl<C> EventQueue<C> {
+impl<C, T> EventQueue<C, T> {
     /// A new queue and the stream that reads it.
-    pub fn new() -> (Self, EventStream<C>) {
+    pub fn new() -> (Self, EventStream<C, T>) {
         let (tx, rx) = async_channel::unbounded();
         (Self { tx }, EventStream { rx: Box::pin(rx) })
     }
 
     /// Queues an event. Events for a peer nobody listens to are dropped with the queue.
-    pub fn push(&self, event: PeerEvent<C>) {
+    pub fn push(&self, event: PeerEvent<C, T>) {
         // An error only means every stream is gone; nobody wants the event then.
         let _ = self.tx.try_send(event);
     }
@@ -130,12 +154,12 @@ impl<C> EventQueue<C> {
 
 /// A peer's events, as a [`Stream`]. Clones read the same queue: each event goes to one of them.
 #[derive(Debug)]
-pub struct EventStream<C> {
+pub struct EventStream<C, T> {
     // Boxed so the stream is `Unpin` and easy to use with `StreamExt::next`.
-    rx: Pin<Box<async_channel::Receiver<PeerEvent<C>>>>,
+    rx: Pin<Box<async_channel::Receiver<PeerEvent<C, T>>>>,
 }
 
-impl<C> Clone for EventStream<C> {
+impl<C, T> Clone for EventStream<C, T> {
     fn clone(&self) -> Self {
         Self {
             rx: Box::pin((*self.rx).clone()),
@@ -143,27 +167,27 @@ impl<C> Clone for EventStream<C> {
     }
 }
 
-impl<C> EventStream<C> {
+impl<C, T> EventStream<C, T> {
     /// The next event, or `None` once the peer is closed and every event was read.
-    pub async fn next_event(&self) -> Option<PeerEvent<C>> {
+    pub async fn next_event(&self) -> Option<PeerEvent<C, T>> {
         self.rx.recv().await.ok()
     }
 
     /// An event that is already queued, without waiting.
-    pub fn try_next_event(&self) -> Option<PeerEvent<C>> {
+    pub fn try_next_event(&self) -> Option<PeerEvent<C, T>> {
         self.rx.try_recv().ok()
     }
 }
 
-impl<C> Stream for EventStream<C> {
-    type Item = PeerEvent<C>;
+impl<C, T> Stream for EventStream<C, T> {
+    type Item = PeerEvent<C, T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.as_mut().poll_next(cx)
     }
 }
 
-impl<C> FusedStream for EventStream<C> {
+impl<C, T> FusedStream for EventStream<C, T> {
     fn is_terminated(&self) -> bool {
         self.rx.is_closed() && self.rx.is_empty()
     }

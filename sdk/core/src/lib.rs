@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod event;
 mod ice;
+mod media;
 mod message;
 mod signal;
 mod state;
@@ -20,6 +21,10 @@ pub use config::{DataChannelLimits, HostCandidates, IceServer, PeerConfig};
 pub use error::{Error, Result};
 pub use event::{CandidatePair, CandidateType, EventQueue, EventStream, PeerEvent};
 pub use ice::{IceServerError, IceServerKind, IceTransport, IceUrl, IceUrlProblem};
+pub use media::{
+    Codec, KeyframeRequest, MediaConfig, MediaFrame, MediaKind, TrackDirection, TrackInit,
+    TrackState, TrackStats,
+};
 pub use message::Message;
 pub use signal::{IceCandidate, SdpType, SessionDescription};
 pub use state::{ConnectionState, DataChannelState};
