@@ -13,6 +13,9 @@ pub(crate) type PeerId = u64;
 /// Identifies a channel within its peer, before and after str0m assigns its own id.
 pub(crate) type ChannelKey = u64;
 
+/// Identifies a track within its peer.
+pub(crate) type TrackKey = u64;
+
 /// Where a command's result goes.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 
@@ -32,6 +35,8 @@ pub(crate) enum Command {
     CreateChannel(NewChannel, Reply<()>),
     Send(ChannelKey, Message),
     CloseChannel(ChannelKey),
+    AddTrack(NewTrack, Reply<()>),
+    Track(TrackKey, TrackCommand),
     Close(Option<Reply<()>>),
     /// Addresses of ICE servers that were given by host name (from the resolver thread).
     IceServersResolved(Vec<crate::ice::ResolvedServer>),
@@ -43,4 +48,24 @@ pub(crate) struct NewChannel {
     pub config: str0m::channel::ChannelConfig,
     pub core: Arc<ChannelCore>,
     pub queue: ReceiveQueue,
+}
+
+/// A locally added track, handed to the driver.
+pub(crate) struct NewTrack {
+    pub key: TrackKey,
+    pub init: unipeer_core::TrackInit,
+    pub shared: Arc<crate::track::TrackShared>,
+}
+
+/// What a track handle asks of its session.
+pub(crate) enum TrackCommand {
+    Write {
+        codec: Option<unipeer_core::Codec>,
+        data: Vec<u8>,
+        timestamp: std::time::Duration,
+        reply: Reply<()>,
+    },
+    RequestKeyframe(Reply<()>),
+    SetDirection(unipeer_core::TrackDirection, Reply<()>),
+    Stop(Reply<()>),
 }

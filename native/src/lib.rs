@@ -22,6 +22,8 @@ mod peer;
 mod prebuilt;
 mod secure;
 mod session;
+mod track;
 
 pub use channel::DataChannel;
 pub use peer::Peer;
+pub use track::Track;

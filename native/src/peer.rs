@@ -5,13 +5,14 @@ use std::time::Instant;
 use futures_channel::oneshot;
 use unipeer_core::{
     ChannelCore, ConnectionState, DataChannelInit, Error, EventQueue, EventStream, IceCandidate,
-    PeerConfig, Result, SessionDescription,
+    PeerConfig, Result, SessionDescription, TrackInit,
 };
 
-use crate::command::{Command, NewChannel, PeerId, Reply};
+use crate::command::{Command, NewChannel, NewTrack, PeerId, Reply};
 use crate::driver::{self, DriverHandle};
 use crate::ice::{self, IcePlan};
 use crate::session::{channels_config, PeerShared, Session, SessionParts};
+use crate::track::{Track, TrackShared};
 use crate::{gather, prebuilt, secure, DataChannel};
 
 /// A native peer handle; applications use `unipeer::Peer`.
@@ -19,8 +20,9 @@ pub struct Peer {
     id: PeerId,
     driver: Arc<DriverHandle>,
     shared: Arc<PeerShared>,
-    events: EventStream<DataChannel>,
+    events: EventStream<DataChannel, Track>,
     high_water_mark: usize,
+    receive_queue: usize,
 }
 
 impl Peer {
@@ -42,12 +44,13 @@ impl Peer {
             ));
         }
         let creds = secure::ice_credentials()?;
-        let rtc = match prebuilt::take(&config.data_channel) {
+        let recipe = prebuilt::Recipe::of(&config);
+        let rtc = match prebuilt::take(&recipe) {
             Some(mut rtc) => {
                 rtc.direct_api().set_local_ice_credentials(creds);
                 rtc
             }
-            None => prebuilt::config(&config.data_channel)
+            None => prebuilt::config(&recipe)
                 .set_local_ice_credentials(creds)
                 .build(Instant::now()),
         };
@@ -89,6 +92,8 @@ impl Peer {
             limits: config.data_channel,
             failed_timeout: config.failed_timeout,
             ice,
+            receive_queue: config.media.receive_queue,
+            recipe,
         });
         if !driver.send(id, Command::Register(Box::new(session), sockets, tcp)) {
             return Err(Error::Internal("the I/O driver stopped".into()));
@@ -100,6 +105,7 @@ impl Peer {
             shared,
             events: stream,
             high_water_mark: config.data_channel.high_water_mark,
+            receive_queue: config.media.receive_queue,
         })
     }
 
@@ -152,8 +158,26 @@ impl Peer {
         Ok(DataChannel::new(core, key, self.id, self.driver.clone()))
     }
 
+    /// See `unipeer::Peer::add_track`.
+    pub async fn add_track(&self, init: TrackInit) -> Result<Track> {
+        init.validate()?;
+        let shared = Arc::new(TrackShared::new(
+            init.kind,
+            init.direction,
+            self.receive_queue,
+        ));
+        let key = self.shared.next_track_key();
+        let new = NewTrack {
+            key,
+            init,
+            shared: shared.clone(),
+        };
+        self.request(|r| Command::AddTrack(new, r)).await?;
+        Ok(Track::new(shared, key, self.id, self.driver.clone()))
+    }
+
     /// See `unipeer::Peer::events`.
-    pub fn events(&self) -> EventStream<DataChannel> {
+    pub fn events(&self) -> EventStream<DataChannel, Track> {
         self.events.clone()
     }
 

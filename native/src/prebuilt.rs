@@ -8,27 +8,53 @@
 //! full; when it is empty (a burst of peers), `Peer::new` builds its own.
 
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::{Rtc, RtcConfig};
 use tracing::debug;
-use unipeer_core::DataChannelLimits;
+use unipeer_core::{DataChannelLimits, MediaConfig, PeerConfig};
 
 use crate::session::SCTP_HARD_CAP;
 
 /// Instances kept ready: enough for a burst of connections at little memory.
 const READY: usize = 4;
 
-/// The str0m configuration for data-channel limits (the one recipe, pooled or not).
-pub(crate) fn config(limits: &DataChannelLimits) -> RtcConfig {
+/// What a peer's str0m instance is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Recipe {
+    pub limits: DataChannelLimits,
+    pub stats_interval: Option<Duration>,
+}
+
+impl Recipe {
+    pub(crate) fn of(config: &PeerConfig) -> Self {
+        Self {
+            limits: config.data_channel,
+            stats_interval: config.media.stats_interval,
+        }
+    }
+
+    fn default_recipe() -> Self {
+        Self {
+            limits: DataChannelLimits::default(),
+            stats_interval: MediaConfig::default().stats_interval,
+        }
+    }
+}
+
+/// The str0m configuration for a recipe (the one recipe, pooled or not).
+pub(crate) fn config(recipe: &Recipe) -> RtcConfig {
+    let limits = &recipe.limits;
     let max_message_size = u32::try_from(limits.max_message_size).unwrap_or(u32::MAX);
     RtcConfig::new()
+        // Codecs the unipeer API names (H.265 is not one: few browsers have it).
+        .enable_h265(false)
         .set_crypto_provider(crate::dtls::provider())
         .set_sctp_max_message_size(max_message_size)
         // The hard cap on a single message; the in-flight amount is kept lower.
         .set_sctp_max_buffered_amount(SCTP_HARD_CAP.max(limits.max_message_size))
-        // Statistics are not used: they would wake every idle peer each second.
-        .set_stats_interval(None)
+        // RTCP statistics for tracks; each refresh wakes the peer (see MediaConfig).
+        .set_stats_interval(recipe.stats_interval)
 }
 
 struct Pool {
@@ -58,9 +84,9 @@ pub(crate) fn warm_up() {
     let _ = pool();
 }
 
-/// A ready instance for these limits, if there is one.
-pub(crate) fn take(limits: &DataChannelLimits) -> Option<Rtc> {
-    if *limits != DataChannelLimits::default() {
+/// A ready instance for this recipe, if there is one.
+pub(crate) fn take(recipe: &Recipe) -> Option<Rtc> {
+    if *recipe != Recipe::default_recipe() {
         return None;
     }
     let p = pool();
@@ -90,7 +116,7 @@ fn fill() {
     let p = pool();
     loop {
         // Build outside the lock: takers never wait for the builder.
-        let rtc = config(&DataChannelLimits::default()).build(Instant::now());
+        let rtc = config(&Recipe::default_recipe()).build(Instant::now());
         let Ok(mut ready) = p.ready.lock() else {
             return;
         };

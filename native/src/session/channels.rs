@@ -102,10 +102,6 @@ impl Channels {
         Ok(())
     }
 
-    pub(super) fn limits(&self) -> &DataChannelLimits {
-        &self.limits
-    }
-
     /// Hands channels created before negotiation to str0m; true if there were any.
     pub(super) fn add_unnegotiated(&mut self, api: &mut SdpApi) -> bool {
         !self.hand_over(api).is_empty()

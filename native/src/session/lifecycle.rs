@@ -7,7 +7,7 @@ use tracing::debug;
 use unipeer_core::{ConnectionState, Error, PeerEvent};
 
 use super::Session;
-use crate::command::Command;
+use crate::command::{Command, TrackCommand};
 
 /// How long a closing session may drain its close (DTLS close_notify, SCTP shutdown)
 /// before it is dropped anyway.
@@ -29,6 +29,7 @@ impl Session {
     pub(super) fn fail(&mut self) {
         self.disconnected_since = None;
         self.channels.close_all();
+        self.media.end_all();
         self.set_state(ConnectionState::Failed);
         self.rtc.disconnect();
     }
@@ -57,6 +58,7 @@ impl Session {
     /// Tells the application: channels closed, state `Closed`, the last event.
     pub(super) fn finish_close(&mut self) {
         self.channels.close_all();
+        self.media.end_all();
         self.set_state(ConnectionState::Closed);
         self.events.push(PeerEvent::Closed);
         self.events.close();
@@ -67,6 +69,7 @@ impl Session {
         tracing::warn!(peer = self.id, %error, "peer ended by a fault in the WebRTC stack");
         self.events.push(PeerEvent::Error(error));
         self.channels.close_all();
+        self.media.end_all();
         if !self.state.is_terminal() {
             self.state = ConnectionState::Failed;
             self.shared.set_state(ConnectionState::Failed);
@@ -102,6 +105,16 @@ pub(crate) fn reply_closed(cmd: Command) {
             new.queue.close();
             drop(r.send(e()));
         }
+        Command::AddTrack(new, r) => {
+            new.shared.set_state(unipeer_core::TrackState::Ended);
+            drop(r.send(e()));
+        }
+        Command::Track(_, cmd) => match cmd {
+            TrackCommand::Write { reply, .. } => drop(reply.send(e())),
+            TrackCommand::RequestKeyframe(r)
+            | TrackCommand::SetDirection(_, r)
+            | TrackCommand::Stop(r) => drop(r.send(e())),
+        },
         Command::Close(Some(r)) => drop(r.send(Ok(()))),
         Command::Register(..)
         | Command::IceServersResolved(_)

@@ -4,6 +4,7 @@
 mod channels;
 mod held;
 mod lifecycle;
+mod media;
 mod negotiation;
 mod shared;
 
@@ -27,6 +28,7 @@ pub(crate) use channels::{
 use held::HeldDatagrams;
 pub(crate) use lifecycle::reply_closed;
 use lifecycle::CLOSE_DRAIN_LIMIT;
+use media::{HandleParts, Media};
 use negotiation::Negotiation;
 pub(crate) use shared::PeerShared;
 
@@ -48,19 +50,22 @@ pub(crate) struct SessionParts {
     pub id: PeerId,
     pub rtc: Rtc,
     pub local_addrs: Vec<SocketAddr>,
-    pub events: EventQueue<DataChannel>,
+    pub events: EventQueue<DataChannel, crate::Track>,
     pub shared: Arc<PeerShared>,
     pub driver: Weak<DriverHandle>,
     pub limits: DataChannelLimits,
     pub failed_timeout: Duration,
     pub ice: IcePlan,
+    /// Received frames kept per track.
+    pub receive_queue: usize,
+    pub recipe: crate::prebuilt::Recipe,
 }
 
 pub(crate) struct Session {
     id: PeerId,
     rtc: Rtc,
     local_addrs: Vec<SocketAddr>,
-    events: EventQueue<DataChannel>,
+    events: EventQueue<DataChannel, crate::Track>,
     shared: Arc<PeerShared>,
     driver: Weak<DriverHandle>,
     failed_timeout: Duration,
@@ -70,6 +75,7 @@ pub(crate) struct Session {
     last_heard: Option<Instant>,
     negotiation: Negotiation,
     channels: Channels,
+    media: Media,
     /// `close` was called or the remote closed: drain str0m's close output, then go.
     closing: bool,
     /// When a close gives up draining: the remote may never acknowledge it.
@@ -110,6 +116,7 @@ impl Session {
             last_heard: None,
             negotiation: Negotiation::default(),
             channels: Channels::new(parts.limits),
+            media: Media::new(parts.receive_queue),
             closing: false,
             close_by: None,
             dead: false,
@@ -123,6 +130,7 @@ impl Session {
             close_replies: Vec::new(),
             unfinished: false,
         };
+        s.negotiation.set_recipe(parts.recipe);
         s.negotiation
             .add_host_candidates(&mut s.rtc, &s.local_addrs);
         s
@@ -149,25 +157,40 @@ impl Session {
             Command::Register(..) => {}
             Command::CreateOffer(reply) => {
                 let r = self.closed_check().and_then(|_| {
-                    self.negotiation
-                        .create_offer(&mut self.rtc, &mut self.channels)
+                    self.negotiation.create_offer(
+                        &mut self.rtc,
+                        &mut self.channels,
+                        &mut self.media,
+                    )
                 });
                 self.after_description(&r);
                 let _ = reply.send(r);
             }
             Command::AcceptOffer(offer, reply) => {
+                let msids = media::remote_msids(&offer.sdp);
                 let r = self.closed_check().and_then(|_| {
-                    self.negotiation
-                        .accept_offer(&mut self.rtc, &mut self.channels, offer)
+                    self.negotiation.accept_offer(
+                        &mut self.rtc,
+                        &mut self.channels,
+                        &mut self.media,
+                        offer,
+                    )
                 });
                 self.after_description(&r);
+                if r.is_ok() {
+                    self.after_agreement(&msids);
+                }
                 let _ = reply.send(r);
             }
             Command::AcceptAnswer(answer, reply) => {
+                let msids = media::remote_msids(&answer.sdp);
                 let r = self.closed_check().and_then(|_| {
                     self.negotiation
                         .accept_answer(&mut self.rtc, &mut self.channels, answer)
                 });
+                if r.is_ok() {
+                    self.after_agreement(&msids);
+                }
                 let _ = reply.send(r);
             }
             Command::AddCandidate(c, reply) => {
@@ -186,6 +209,15 @@ impl Session {
                     self.channels.create(&mut self.rtc, new, negotiated)
                 });
                 let _ = reply.send(r);
+            }
+            Command::AddTrack(new, reply) => {
+                let r = self.closed_check().and_then(|_| self.media.add(new));
+                let _ = reply.send(r);
+                self.announce_negotiation();
+            }
+            Command::Track(key, cmd) => {
+                self.media.command(&mut self.rtc, key, cmd, now);
+                self.announce_negotiation();
             }
             Command::Send(key, msg) => self.channels.enqueue(key, msg),
             Command::CloseChannel(key) => self.channels.request_close(key),
@@ -238,6 +270,20 @@ impl Session {
             debug!(peer = self.id, %error, "an ICE server could not be used");
             self.events.push(PeerEvent::IceServerError { url, error });
         }
+    }
+
+    /// An offer/answer completed: the tracks learn what was agreed, and changes made
+    /// meanwhile ask for the next round.
+    fn after_agreement(&mut self, msids: &[(String, String, String)]) {
+        self.media
+            .after_agreement(&mut self.rtc, msids, &self.events);
+        self.announce_negotiation();
+    }
+
+    /// `NegotiationNeeded` when a track change waits and an offer can be made.
+    fn announce_negotiation(&mut self) {
+        let stable = self.negotiation.is_stable() && !self.closing;
+        self.media.announce(stable, &self.events);
     }
 
     fn closed_check(&self) -> unipeer_core::Result<()> {
@@ -542,6 +588,21 @@ impl Session {
                 }
             }
             Event::ChannelData(d) => self.channels.data(d),
+            Event::MediaAdded(added) => {
+                let parts = HandleParts {
+                    peer: self.id,
+                    driver: &self.driver,
+                    shared: &self.shared,
+                };
+                self.media
+                    .on_added(&mut self.rtc, added, &parts, &self.events);
+            }
+            Event::MediaChanged(changed) => self.media.on_changed(changed),
+            Event::MediaData(data) => self.media.on_data(data),
+            Event::KeyframeRequest(r) => self.media.on_keyframe_request(r),
+            Event::StreamPaused(p) => self.media.on_paused(p.mid, p.paused, &self.events),
+            Event::MediaIngressStats(s) => self.media.on_ingress_stats(s),
+            Event::MediaEgressStats(s) => self.media.on_egress_stats(s),
             Event::ChannelClose(id) => self.channels.closed(id),
             Event::Closed => {
                 debug!(peer = self.id, "the remote closed the connection");

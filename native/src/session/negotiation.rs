@@ -7,12 +7,13 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::{Candidate, CandidateKind, Rtc};
 use tracing::debug;
 use unipeer_core::{
-    CandidatePair, CandidateType, DataChannelLimits, Error, IceCandidate, PeerEvent, Result,
-    SdpType, SessionDescription,
+    CandidatePair, CandidateType, Error, IceCandidate, PeerEvent, Result, SdpType,
+    SessionDescription,
 };
 
 use super::channels::Channels;
-use crate::command::ChannelKey;
+use super::media::Media;
+use crate::command::{ChannelKey, TrackKey};
 use crate::prebuilt;
 use crate::DataChannel;
 
@@ -24,6 +25,8 @@ pub(super) struct Negotiation {
     pending_offer: Option<SdpPendingOffer>,
     /// Channels handed to str0m in the pending offer (str0m drops them on a rollback).
     pending_channels: Vec<ChannelKey>,
+    /// Tracks whose sections are new in the pending offer (str0m drops them on a rollback).
+    pending_tracks: Vec<TrackKey>,
     /// The addresses of the host candidates.
     host_addrs: Vec<SocketAddr>,
     /// Candidates gathered from ICE servers (server-reflexive), kept for a fresh `Rtc`.
@@ -43,8 +46,10 @@ pub(super) struct Negotiation {
     candidates_announced: bool,
     /// The mid the local candidates were announced with.
     announced_mid: Option<String>,
-    candidate_events: Vec<PeerEvent<DataChannel>>,
+    candidate_events: Vec<PeerEvent<DataChannel, crate::Track>>,
     remote_max_message_size: Option<usize>,
+    /// What a fresh `Rtc` is built from.
+    recipe: prebuilt::Recipe,
 }
 
 impl Negotiation {
@@ -95,10 +100,14 @@ impl Negotiation {
     }
 
     /// A new str0m instance with `old`'s ICE credentials and host candidates.
-    fn fresh_rtc(&mut self, old: &mut Rtc, limits: &DataChannelLimits) -> Rtc {
+    pub(super) fn set_recipe(&mut self, recipe: prebuilt::Recipe) {
+        self.recipe = recipe;
+    }
+
+    fn fresh_rtc(&mut self, old: &mut Rtc) -> Rtc {
         let creds = old.direct_api().local_ice_credentials();
-        let mut rtc = prebuilt::take(limits)
-            .unwrap_or_else(|| prebuilt::config(limits).build(Instant::now()));
+        let mut rtc = prebuilt::take(&self.recipe)
+            .unwrap_or_else(|| prebuilt::config(&self.recipe).build(Instant::now()));
         rtc.direct_api().set_local_ice_credentials(creds);
         self.local_candidates.clear();
         let addrs = std::mem::take(&mut self.host_addrs);
@@ -119,26 +128,34 @@ impl Negotiation {
         self.remote_max_message_size.unwrap_or(65_536)
     }
 
-    pub(super) fn take_candidate_events(&mut self) -> Vec<PeerEvent<DataChannel>> {
+    pub(super) fn take_candidate_events(&mut self) -> Vec<PeerEvent<DataChannel, crate::Track>> {
         std::mem::take(&mut self.candidate_events)
+    }
+
+    /// Whether an offer could be made now: a description was agreed and none is pending.
+    pub(super) fn is_stable(&self) -> bool {
+        self.has_remote && self.pending_offer.is_none()
     }
 
     pub(super) fn create_offer(
         &mut self,
         rtc: &mut Rtc,
         channels: &mut Channels,
+        media: &mut Media,
     ) -> Result<SessionDescription> {
         let mut api = rtc.sdp_api();
         let handed_over = channels.hand_over(&mut api);
+        let tracks = media.hand_over(&mut api);
         // No offer means nothing needed negotiating (str0m applied any channels directly).
         let Some((offer, pending)) = api.apply() else {
             return Err(Error::InvalidState(
-                "nothing to negotiate: create a data channel before the first offer".into(),
+                "nothing to negotiate: create a data channel or add a track first".into(),
             ));
         };
         let desc = SessionDescription::offer(offer.to_sdp_string());
         self.pending_offer = Some(pending);
         self.pending_channels = handed_over;
+        self.pending_tracks = tracks;
         self.set_local(&desc);
         Ok(desc)
     }
@@ -147,6 +164,7 @@ impl Negotiation {
         &mut self,
         rtc: &mut Rtc,
         channels: &mut Channels,
+        media: &mut Media,
         offer: SessionDescription,
     ) -> Result<SessionDescription> {
         if offer.kind != SdpType::Offer {
@@ -163,12 +181,13 @@ impl Negotiation {
         // perfect negotiation): the channels that offer carried go into this agreement.
         if self.pending_offer.take().is_some() {
             channels.take_back(std::mem::take(&mut self.pending_channels));
+            media.take_back(&std::mem::take(&mut self.pending_tracks));
             if !self.has_remote {
                 // str0m keeps the channel allocations of a dropped offer (and would refuse
                 // the same negotiated ids again): like a browser, which discards the
                 // transports of a rolled-back first offer, start from a fresh instance.
                 // Nothing was agreed yet, so nothing is lost; the ICE credentials stay.
-                *rtc = self.fresh_rtc(rtc, channels.limits());
+                *rtc = self.fresh_rtc(rtc);
             }
         }
         let answer = rtc
@@ -206,6 +225,7 @@ impl Negotiation {
             return Err(Error::InvalidState("no offer is pending".into()));
         };
         self.pending_channels.clear();
+        self.pending_tracks.clear();
         rtc.sdp_api()
             .accept_answer(pending, parsed)
             .map_err(|e| Error::InvalidSdp(e.to_string()))?;

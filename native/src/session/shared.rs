@@ -9,6 +9,7 @@ use unipeer_core::ConnectionState;
 pub(crate) struct PeerShared {
     state: AtomicU8,
     next_channel_key: AtomicU64,
+    next_track_key: AtomicU64,
 }
 
 impl PeerShared {
@@ -16,6 +17,7 @@ impl PeerShared {
         Self {
             state: AtomicU8::new(0),
             next_channel_key: AtomicU64::new(0),
+            next_track_key: AtomicU64::new(0),
         }
     }
 
@@ -44,5 +46,12 @@ impl PeerShared {
 
     pub(crate) fn next_channel_key(&self) -> u64 {
         self.next_channel_key.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl PeerShared {
+    /// A key for a new track (local or remote-added).
+    pub(crate) fn next_track_key(&self) -> u64 {
+        self.next_track_key.fetch_add(1, Ordering::Relaxed)
     }
 }

@@ -1,0 +1,601 @@
+//! A session's media tracks, mapped onto str0m's frame API: sections added and
+//! negotiated, frames in and out, keyframe requests, statistics and track states.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpApi;
+use str0m::format::Codec as StrCodec;
+use str0m::media::{
+    Direction, KeyframeRequest as StrKeyframeRequest, KeyframeRequestKind, MediaAdded,
+    MediaChanged, MediaData, MediaKind as StrKind, MediaTime, Mid,
+};
+use str0m::stats::{MediaEgressStats, MediaIngressStats};
+use str0m::Rtc;
+use tracing::debug;
+use unipeer_core::{
+    Codec, Error, EventQueue, KeyframeRequest, MediaFrame, MediaKind, PeerEvent, Result,
+    TrackDirection, TrackState,
+};
+
+use crate::command::{NewTrack, PeerId, TrackCommand, TrackKey};
+use crate::driver::DriverHandle;
+use crate::track::{Track, TrackShared};
+use crate::DataChannel;
+
+use super::PeerShared;
+
+/// Media sections a remote may add: each costs a little state and an event.
+const MAX_TRACKS: usize = 64;
+
+struct Entry {
+    key: TrackKey,
+    shared: Arc<TrackShared>,
+    kind: MediaKind,
+    /// Set once the section is in an offer (ours) or came in the remote's.
+    mid: Option<Mid>,
+    /// Codec preferences, most wanted first (for remote-added tracks: every codec).
+    codecs: Vec<Codec>,
+    stream_id: Option<String>,
+    /// A direction change waiting for the next offer.
+    direction_change: Option<TrackDirection>,
+    /// `stop` was called: the next offer stops the section.
+    stop_pending: bool,
+}
+
+/// The session's tracks.
+pub(super) struct Media {
+    entries: Vec<Entry>,
+    receive_queue: usize,
+    /// `NegotiationNeeded` was announced and no offer was made since.
+    announced: bool,
+    /// The remote's `(mid, stream id, track id)`s from its last description (str0m
+    /// announces the sections it added after the description was applied).
+    remote_msids: Vec<(String, String, String)>,
+}
+
+type Events = EventQueue<DataChannel, Track>;
+
+/// What the session passes so that remote tracks get handles.
+pub(super) struct HandleParts<'a> {
+    pub peer: PeerId,
+    pub driver: &'a Weak<DriverHandle>,
+    pub shared: &'a PeerShared,
+}
+
+impl Media {
+    pub(super) fn new(receive_queue: usize) -> Self {
+        Self {
+            entries: Vec::new(),
+            receive_queue,
+            announced: false,
+            remote_msids: Vec::new(),
+        }
+    }
+
+    fn entry(&mut self, key: TrackKey) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.key == key)
+    }
+
+    fn by_mid(&mut self, mid: Mid) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.mid == Some(mid))
+    }
+
+    /// Whether a change waits for an offer.
+    pub(super) fn needs_negotiation(&self) -> bool {
+        self.entries.iter().any(|e| {
+            (e.mid.is_none() && !e.stop_pending)
+                || (e.mid.is_some() && (e.direction_change.is_some() || e.stop_pending))
+        })
+    }
+
+    /// `NegotiationNeeded`, once per change set, when the session could make an offer now.
+    pub(super) fn announce(&mut self, can_offer: bool, events: &Events) {
+        if can_offer && !self.announced && self.needs_negotiation() {
+            self.announced = true;
+            events.push(PeerEvent::NegotiationNeeded);
+        }
+    }
+
+    pub(super) fn add(&mut self, new: NewTrack) -> Result<()> {
+        if self.entries.len() >= MAX_TRACKS {
+            return Err(Error::InvalidState(format!(
+                "a peer has at most {MAX_TRACKS} tracks; stop unused ones or use another peer"
+            )));
+        }
+        self.entries.push(Entry {
+            key: new.key,
+            shared: new.shared,
+            kind: new.init.kind,
+            mid: None,
+            codecs: new.init.effective_codecs(),
+            stream_id: new.init.stream_id,
+            direction_change: None,
+            stop_pending: false,
+        });
+        Ok(())
+    }
+
+    /// Puts the waiting changes into the offer being made; returns the tracks whose
+    /// sections are new in it (a rollback takes them back).
+    pub(super) fn hand_over(&mut self, api: &mut SdpApi) -> Vec<TrackKey> {
+        self.announced = false;
+        let mut added = Vec::new();
+        for e in &mut self.entries {
+            match e.mid {
+                None if !e.stop_pending => {
+                    let dir = to_str0m_dir(e.shared.direction());
+                    let mid =
+                        api.add_media(to_str0m_kind(e.kind), dir, e.stream_id.clone(), None, None);
+                    e.mid = Some(mid);
+                    e.shared.set_mid(Some(mid.to_string()));
+                    added.push(e.key);
+                }
+                None => {}
+                Some(mid) => {
+                    if e.stop_pending {
+                        e.stop_pending = false;
+                        api.stop_media(mid);
+                    } else if let Some(d) = e.direction_change.take() {
+                        api.set_direction(mid, to_str0m_dir(d));
+                    }
+                }
+            }
+        }
+        added
+    }
+
+    /// Our offer was rolled back: its new sections wait for the next offer.
+    pub(super) fn take_back(&mut self, keys: &[TrackKey]) {
+        for e in self.entries.iter_mut().filter(|e| keys.contains(&e.key)) {
+            e.mid = None;
+            e.shared.set_mid(None);
+        }
+    }
+
+    /// An offer/answer completed: send codecs, remote ids and rejected sections.
+    pub(super) fn after_agreement(
+        &mut self,
+        rtc: &mut Rtc,
+        msids: &[(String, String, String)],
+        events: &Events,
+    ) {
+        self.remote_msids = msids.to_vec();
+        for e in &mut self.entries {
+            let Some(mid) = e.mid else { continue };
+            let Some(media) = rtc.media(mid) else {
+                continue;
+            };
+            if media.disabled() {
+                if e.shared.set_state(TrackState::Ended) {
+                    events.push(track_state(mid, TrackState::Ended));
+                }
+                continue;
+            }
+            let ids = msids.iter().find(|(m, _, _)| *m == mid.to_string());
+            e.shared
+                .set_remote_ids(ids.map(|(_, s, t)| (s.clone(), t.clone())));
+            let codec = send_codec(rtc, mid, &e.codecs);
+            e.shared.set_send_codec(codec);
+        }
+    }
+
+    pub(super) fn on_added(
+        &mut self,
+        rtc: &mut Rtc,
+        added: MediaAdded,
+        parts: &HandleParts<'_>,
+        events: &Events,
+    ) {
+        let direction = from_str0m_dir(added.direction);
+        if let Some(e) = self.by_mid(added.mid) {
+            e.shared.set_direction(direction);
+            e.shared
+                .set_send_codec(send_codec(rtc, added.mid, &e.codecs));
+            return;
+        }
+        if self.entries.len() >= MAX_TRACKS {
+            debug!(
+                peer = parts.peer,
+                "the remote added too many tracks; ignored"
+            );
+            return;
+        }
+        let Some(driver) = parts.driver.upgrade() else {
+            return;
+        };
+        let kind = from_str0m_kind(added.kind);
+        let shared = Arc::new(TrackShared::new(kind, direction, self.receive_queue));
+        let mid = added.mid.to_string();
+        let ids = self.remote_msids.iter().find(|(m, _, _)| *m == mid);
+        shared.set_remote_ids(ids.map(|(_, s, t)| (s.clone(), t.clone())));
+        shared.set_mid(Some(mid));
+        let key = parts.shared.next_track_key();
+        // The remote's section: its codec order is the remote's preference.
+        let codecs = remote_codec_order(rtc, added.mid);
+        shared.set_send_codec(codecs.first().copied());
+        self.entries.push(Entry {
+            key,
+            shared: shared.clone(),
+            kind,
+            mid: Some(added.mid),
+            codecs,
+            stream_id: None,
+            direction_change: None,
+            stop_pending: false,
+        });
+        events.push(PeerEvent::Track(Track::new(
+            shared, key, parts.peer, driver,
+        )));
+    }
+
+    pub(super) fn on_changed(&mut self, changed: MediaChanged) {
+        if let Some(e) = self.by_mid(changed.mid) {
+            e.shared.set_direction(from_str0m_dir(changed.direction));
+        }
+    }
+
+    pub(super) fn on_data(&mut self, data: MediaData) {
+        let Some(e) = self.by_mid(data.mid) else {
+            return;
+        };
+        let Some(codec) = from_str0m_codec(data.params.spec().codec) else {
+            return;
+        };
+        let keyframe = e.kind == MediaKind::Audio || data.is_keyframe();
+        // Extended sequence numbers (they do not wrap).
+        let packets = (**data.seq_range.end())
+            .saturating_sub(**data.seq_range.start())
+            .saturating_add(1);
+        let frame = MediaFrame {
+            data: data.data.to_vec(),
+            timestamp: media_time_to_duration(data.time),
+            codec,
+            keyframe,
+            contiguous: data.contiguous,
+        };
+        e.shared.push_frame(frame, packets);
+    }
+
+    pub(super) fn on_keyframe_request(&mut self, r: StrKeyframeRequest) {
+        if let Some(e) = self.by_mid(r.mid) {
+            e.shared.push_keyframe_request(match r.kind {
+                KeyframeRequestKind::Pli => KeyframeRequest::Pli,
+                KeyframeRequestKind::Fir => KeyframeRequest::Fir,
+            });
+        }
+    }
+
+    pub(super) fn on_paused(&mut self, mid: Mid, paused: bool, events: &Events) {
+        let Some(e) = self.by_mid(mid) else { return };
+        let state = if paused {
+            TrackState::Muted
+        } else {
+            TrackState::Live
+        };
+        if e.shared.set_state(state) {
+            events.push(track_state(mid, state));
+        }
+    }
+
+    pub(super) fn on_ingress_stats(&mut self, s: MediaIngressStats) {
+        if let Some(e) = self.by_mid(s.mid) {
+            e.shared.update_stats(|t| {
+                t.packets_lost = s
+                    .loss
+                    .map_or(t.packets_lost, |l| (f64::from(l) * s.packets as f64) as u64);
+                t.jitter = Some(Duration::from_secs_f64(
+                    f64::from(s.jitter) / f64::from(e.kind_clock()),
+                ));
+                if s.rtt.is_some() {
+                    t.rtt = s.rtt;
+                }
+            });
+        }
+    }
+
+    pub(super) fn on_egress_stats(&mut self, s: MediaEgressStats) {
+        if let Some(e) = self.by_mid(s.mid) {
+            e.shared.update_stats(|t| {
+                t.packets_sent = s.packets;
+                if s.rtt.is_some() {
+                    t.rtt = s.rtt;
+                }
+                t.loss = s.loss;
+            });
+        }
+    }
+
+    pub(super) fn command(
+        &mut self,
+        rtc: &mut Rtc,
+        key: TrackKey,
+        cmd: TrackCommand,
+        now: Instant,
+    ) {
+        let Some(e) = self.entry(key) else {
+            reply_ended(cmd);
+            return;
+        };
+        if e.shared.state() == TrackState::Ended {
+            reply_ended(cmd);
+            return;
+        }
+        match cmd {
+            TrackCommand::Write {
+                codec,
+                data,
+                timestamp,
+                reply,
+            } => {
+                let r = write(rtc, e, codec, data, timestamp, now);
+                let _ = reply.send(r);
+            }
+            TrackCommand::RequestKeyframe(reply) => {
+                let r = request_keyframe(rtc, e);
+                let _ = reply.send(r);
+            }
+            TrackCommand::SetDirection(d, reply) => {
+                if e.shared.direction() != d || e.mid.is_none() {
+                    e.shared.set_direction(d);
+                    if e.mid.is_some() {
+                        e.direction_change = Some(d);
+                    }
+                }
+                let _ = reply.send(Ok(()));
+            }
+            TrackCommand::Stop(reply) => {
+                e.stop_pending = true;
+                e.shared.set_state(TrackState::Ended);
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    /// The peer closed: every track ends.
+    pub(super) fn end_all(&mut self) {
+        for e in &self.entries {
+            e.shared.set_state(TrackState::Ended);
+        }
+    }
+}
+
+impl Entry {
+    fn kind_clock(&self) -> u32 {
+        match self.kind {
+            MediaKind::Audio => 48_000,
+            MediaKind::Video => 90_000,
+        }
+    }
+}
+
+fn reply_ended(cmd: TrackCommand) {
+    let e = || Err(Error::TrackEnded);
+    match cmd {
+        TrackCommand::Write { reply, .. } => drop(reply.send(e())),
+        TrackCommand::RequestKeyframe(r) | TrackCommand::SetDirection(_, r) => drop(r.send(e())),
+        TrackCommand::Stop(r) => drop(r.send(Ok(()))),
+    }
+}
+
+fn track_state(mid: Mid, state: TrackState) -> PeerEvent<DataChannel, Track> {
+    PeerEvent::TrackStateChange {
+        mid: mid.to_string(),
+        state,
+    }
+}
+
+fn write(
+    rtc: &mut Rtc,
+    e: &mut Entry,
+    codec: Option<Codec>,
+    data: Vec<u8>,
+    timestamp: Duration,
+    now: Instant,
+) -> Result<()> {
+    let Some(mid) = e.mid else {
+        return Err(Error::TrackNotReady(
+            "the track is not negotiated yet: write frames after the answer is accepted".into(),
+        ));
+    };
+    if !e.shared.direction().sends() {
+        return Err(Error::TrackNotReady(format!(
+            "the track's direction is {}: set a sending direction to write frames",
+            e.shared.direction().as_str()
+        )));
+    }
+    let codec = match codec.or_else(|| e.shared.send_codec()) {
+        Some(c) => c,
+        None => {
+            return Err(Error::CodecNotNegotiated(
+                "the remote accepted none of the track's codecs (or has not answered yet)".into(),
+            ))
+        }
+    };
+    let Some(writer) = rtc.writer(mid) else {
+        return Err(Error::TrackNotReady(
+            "the track is not sending: the remote's answer does not let this peer send on it"
+                .into(),
+        ));
+    };
+    let Some(pt) = writer
+        .payload_params()
+        .find(|p| from_str0m_codec(p.spec().codec) == Some(codec))
+        .map(|p| p.pt())
+    else {
+        return Err(Error::CodecNotNegotiated(format!(
+            "{} is not among the track's negotiated codecs",
+            codec.mime_type()
+        )));
+    };
+    let len = data.len() as u64;
+    let time = duration_to_media_time(timestamp, codec.clock_rate());
+    writer
+        .write(pt, now, time, data)
+        .map_err(|err| Error::TrackNotReady(format!("the frame could not be sent: {err}")))?;
+    e.shared.update_stats(|t| {
+        t.frames_sent += 1;
+        t.bytes_sent += len;
+    });
+    Ok(())
+}
+
+fn request_keyframe(rtc: &mut Rtc, e: &mut Entry) -> Result<()> {
+    let not_receiving = || {
+        Error::TrackNotReady(
+            "the track receives nothing yet: ask for keyframes once the remote sends".into(),
+        )
+    };
+    let mid = e.mid.ok_or_else(not_receiving)?;
+    let mut writer = rtc.writer(mid).ok_or_else(not_receiving)?;
+    writer
+        .request_keyframe(None, KeyframeRequestKind::Pli)
+        .map_err(|_| not_receiving())?;
+    e.shared.update_stats(|t| t.keyframe_requests_sent += 1);
+    Ok(())
+}
+
+/// The first of `prefs` the remote accepted for `mid`.
+fn send_codec(rtc: &mut Rtc, mid: Mid, prefs: &[Codec]) -> Option<Codec> {
+    let writer = rtc.writer(mid)?;
+    let negotiated: Vec<Codec> = writer
+        .payload_params()
+        .filter_map(|p| from_str0m_codec(p.spec().codec))
+        .collect();
+    prefs.iter().copied().find(|c| negotiated.contains(c))
+}
+
+/// The codecs negotiated for `mid`, in the remote's order of preference.
+fn remote_codec_order(rtc: &mut Rtc, mid: Mid) -> Vec<Codec> {
+    let Some(media) = rtc.media(mid) else {
+        return Vec::new();
+    };
+    let pts = media.remote_pts().to_vec();
+    let Some(writer) = rtc.writer(mid) else {
+        return Vec::new();
+    };
+    let params: Vec<_> = writer.payload_params().cloned().collect();
+    let mut order = Vec::new();
+    for pt in pts {
+        if let Some(c) = params
+            .iter()
+            .find(|p| p.pt() == pt)
+            .and_then(|p| from_str0m_codec(p.spec().codec))
+        {
+            if !order.contains(&c) {
+                order.push(c);
+            }
+        }
+    }
+    order
+}
+
+/// `(mid, stream id, track id)` of every section with an `a=msid` in `sdp`.
+pub(super) fn remote_msids(sdp: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut mid: Option<&str> = None;
+    let mut msid: Option<(&str, &str)> = None;
+    let mut flush = |mid: Option<&str>, msid: Option<(&str, &str)>| {
+        if let (Some(m), Some((s, t))) = (mid, msid) {
+            out.push((m.to_string(), s.to_string(), t.to_string()));
+        }
+    };
+    for line in sdp.lines().map(str::trim) {
+        if line.starts_with("m=") {
+            flush(mid.take(), msid.take());
+        } else if let Some(m) = line.strip_prefix("a=mid:") {
+            mid = Some(m);
+        } else if let Some(rest) = line.strip_prefix("a=msid:") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(s), Some(t)) = (parts.next(), parts.next()) {
+                msid = Some((s, t));
+            }
+        }
+    }
+    flush(mid, msid);
+    out
+}
+
+fn media_time_to_duration(t: MediaTime) -> Duration {
+    let rate = u64::from(t.denom().max(1));
+    let n = t.numer();
+    Duration::from_secs(n / rate) + Duration::from_nanos((n % rate) * 1_000_000_000 / rate)
+}
+
+fn duration_to_media_time(d: Duration, rate: u32) -> MediaTime {
+    let ticks = d.as_nanos() * u128::from(rate) / 1_000_000_000;
+    let freq = str0m::media::Frequency::new(rate)
+        // Clock rates come from `Codec::clock_rate`: 48 000 or 90 000, never zero.
+        .expect("a codec clock rate is not zero");
+    MediaTime::new(u64::try_from(ticks).unwrap_or(u64::MAX), freq)
+}
+
+fn to_str0m_kind(k: MediaKind) -> StrKind {
+    match k {
+        MediaKind::Audio => StrKind::Audio,
+        MediaKind::Video => StrKind::Video,
+    }
+}
+
+fn from_str0m_kind(k: StrKind) -> MediaKind {
+    if k.is_audio() {
+        MediaKind::Audio
+    } else {
+        MediaKind::Video
+    }
+}
+
+fn to_str0m_dir(d: TrackDirection) -> Direction {
+    match d {
+        TrackDirection::SendRecv => Direction::SendRecv,
+        TrackDirection::SendOnly => Direction::SendOnly,
+        TrackDirection::RecvOnly => Direction::RecvOnly,
+        TrackDirection::Inactive => Direction::Inactive,
+    }
+}
+
+fn from_str0m_dir(d: Direction) -> TrackDirection {
+    match d {
+        Direction::SendRecv => TrackDirection::SendRecv,
+        Direction::SendOnly => TrackDirection::SendOnly,
+        Direction::RecvOnly => TrackDirection::RecvOnly,
+        Direction::Inactive => TrackDirection::Inactive,
+    }
+}
+
+fn from_str0m_codec(c: StrCodec) -> Option<Codec> {
+    Some(match c {
+        StrCodec::Opus => Codec::Opus,
+        StrCodec::Vp8 => Codec::Vp8,
+        StrCodec::Vp9 => Codec::Vp9,
+        StrCodec::H264 => Codec::H264,
+        StrCodec::Av1 => Codec::Av1,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msids_are_read_per_section() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=msid:s1 a1\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:x\r\na=msid:s1 v1\r\n";
+        assert_eq!(
+            remote_msids(sdp),
+            vec![
+                ("0".into(), "s1".into(), "a1".into()),
+                ("x".into(), "s1".into(), "v1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn media_time_round_trips() {
+        let d = Duration::from_millis(1234);
+        assert_eq!(media_time_to_duration(duration_to_media_time(d, 90_000)), d);
+        assert_eq!(media_time_to_duration(duration_to_media_time(d, 48_000)), d);
+    }
+}
