@@ -86,6 +86,14 @@ fn frames_flow_next_to_a_data_channel_and_keyframe_requests_are_answered() {
         assert_eq!(b_audio.direction(), TrackDirection::RecvOnly);
         assert!(b_video.remote_stream_id().is_some());
         assert_eq!(video.send_codec(), Some(Codec::Vp8));
+        // The preference narrowed the offer: VP8 is all the remote could accept.
+        assert_eq!(b_video.send_codec(), Some(Codec::Vp8));
+        assert!(matches!(
+            b_video
+                .write_frame_with(Codec::Vp9, vp8_keyframe(0), Duration::ZERO)
+                .await,
+            Err(Error::CodecNotNegotiated(_))
+        ));
         within(STEP, "the channel to open", chat.wait_open())
             .await
             .unwrap();

@@ -563,6 +563,8 @@ mod tests {
             limits: DataChannelLimits::default(),
             failed_timeout: Duration::from_secs(30),
             ice: crate::ice::IcePlan::default(),
+            receive_queue: 8,
+            recipe: crate::prebuilt::Recipe::default(),
         });
         let r: Option<()> = guarded(&mut session, |_| panic!("simulated str0m bug"));
         assert!(r.is_none());

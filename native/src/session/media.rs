@@ -34,8 +34,10 @@ struct Entry {
     kind: MediaKind,
     /// Set once the section is in an offer (ours) or came in the remote's.
     mid: Option<Mid>,
-    /// Codec preferences, most wanted first (for remote-added tracks: every codec).
+    /// Codec preferences, most wanted first (for remote-added tracks: the remote's order).
     codecs: Vec<Codec>,
+    /// The application listed preferences: our offers narrow the section to them.
+    explicit_codecs: bool,
     stream_id: Option<String>,
     /// A direction change waiting for the next offer.
     direction_change: Option<TrackDirection>,
@@ -109,6 +111,7 @@ impl Media {
             kind: new.init.kind,
             mid: None,
             codecs: new.init.effective_codecs(),
+            explicit_codecs: !new.init.codecs.is_empty(),
             stream_id: new.init.stream_id,
             direction_change: None,
             stop_pending: false,
@@ -143,6 +146,15 @@ impl Media {
             }
         }
         added
+    }
+
+    /// `(mid, codecs)` of the sections our offers narrow to the application's preferences.
+    pub(super) fn offer_preferences(&self) -> Vec<(String, Vec<Codec>)> {
+        self.entries
+            .iter()
+            .filter(|e| e.explicit_codecs)
+            .filter_map(|e| Some((e.mid?.to_string(), e.codecs.clone())))
+            .collect()
     }
 
     /// Our offer was rolled back: its new sections wait for the next offer.
@@ -220,6 +232,7 @@ impl Media {
             kind,
             mid: Some(added.mid),
             codecs,
+            explicit_codecs: false,
             stream_id: None,
             direction_change: None,
             stop_pending: false,

@@ -2,6 +2,7 @@
 //! passed in as arguments (sans-I/O). The driver owns the sockets and the clock.
 
 mod channels;
+mod codec_prefs;
 mod held;
 mod lifecycle;
 mod media;

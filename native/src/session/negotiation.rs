@@ -12,6 +12,7 @@ use unipeer_core::{
 };
 
 use super::channels::Channels;
+use super::codec_prefs;
 use super::media::Media;
 use crate::command::{ChannelKey, TrackKey};
 use crate::prebuilt;
@@ -152,7 +153,8 @@ impl Negotiation {
                 "nothing to negotiate: create a data channel or add a track first".into(),
             ));
         };
-        let desc = SessionDescription::offer(offer.to_sdp_string());
+        let sdp = codec_prefs::apply(&offer.to_sdp_string(), &media.offer_preferences());
+        let desc = SessionDescription::offer(sdp);
         self.pending_offer = Some(pending);
         self.pending_channels = handed_over;
         self.pending_tracks = tracks;
