@@ -37,77 +37,19 @@ fn main() {}
 mod native {
     use futures::stream::{FuturesUnordered, StreamExt};
     use futures::FutureExt;
-    use unipeer::{DataChannel, Mesh, MeshConfig, MeshEvent, Message, PeerConfig};
+    use unipeer::{Mesh, MeshConfig, MeshEvent, PeerConfig};
+    use unipeer_examples::{echo_channel, NodeArgs};
 
     const USAGE: &str = "\
 usage: echo --url ws://HOST:PORT --room ROOM [--token TOKEN] [--loopback] [--quiet]
 
 Joins ROOM and sends every message received on mesh channel 0 back to its sender.";
 
-    struct Args {
-        url: String,
-        room: String,
-        token: Option<String>,
-        loopback: bool,
-        quiet: bool,
-    }
-
     pub fn main() {
-        let code = match parse_args(std::env::args().skip(1)) {
-            Ok(Some(args)) => match futures::executor::block_on(run(args)) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("echo: {e}");
-                    1
-                }
-            },
-            Ok(None) => {
-                println!("{USAGE}");
-                0
-            }
-            Err(e) => {
-                eprintln!("echo: {e}\n\n{USAGE}");
-                2
-            }
-        };
-        std::process::exit(code);
+        unipeer_examples::main_with("echo", USAGE, run)
     }
 
-    /// `None` for `--help`.
-    fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-        let (mut url, mut room, mut token) = (None, None, None);
-        let (mut loopback, mut quiet) = (false, false);
-        while let Some(arg) = it.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| it.next())
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            match name.as_str() {
-                "--url" => url = Some(value()?),
-                "--room" => room = Some(value()?),
-                "--token" => token = Some(value()?),
-                "--loopback" => loopback = true,
-                "--quiet" => quiet = true,
-                "-h" | "--help" => return Ok(None),
-                other => return Err(format!("unknown argument `{other}`")),
-            }
-        }
-        Ok(Some(Args {
-            url: url.ok_or("--url is required")?,
-            room: room.ok_or("--room is required")?,
-            token,
-            loopback,
-            quiet,
-        }))
-    }
-
-    async fn run(args: Args) -> unipeer::Result<()> {
+    async fn run(args: NodeArgs) -> unipeer::Result<()> {
         let config = MeshConfig {
             peer: PeerConfig {
                 host_candidates: unipeer_examples::host_candidates(&args.url, args.loopback),
@@ -138,7 +80,7 @@ Joins ROOM and sends every message received on mesh channel 0 back to its sender
                     Some(MeshEvent::PeerConnected { peer_id, channels }) => {
                         log(format!("connected to {peer_id}"));
                         if let Some(channel) = channels.into_iter().next() {
-                            echoes.push(echo(peer_id, channel));
+                            echoes.push(echo_channel(peer_id, channel));
                         }
                     }
                     Some(MeshEvent::PeerDisconnected { peer_id }) => {
@@ -160,40 +102,6 @@ Joins ROOM and sends every message received on mesh channel 0 back to its sender
                     log(format!("channel to {peer_id} closed after {echoed} messages"));
                 }
             }
-        }
-    }
-
-    /// Sends each message on `channel` back as it came, until the channel closes.
-    async fn echo(peer_id: String, channel: DataChannel) -> (String, u64) {
-        let mut echoed = 0;
-        while let Some(message) = channel.recv().await {
-            let sent = match message {
-                Message::Text(text) => channel.send_text(text).await,
-                Message::Binary(bytes) => channel.send(bytes).await,
-            };
-            if sent.is_err() {
-                break;
-            }
-            echoed += 1;
-        }
-        (peer_id, echoed)
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn arguments() {
-            let args = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
-            let a = args(&["--url", "ws://x", "--room=r", "--loopback"])
-                .unwrap()
-                .unwrap();
-            assert_eq!((a.url.as_str(), a.room.as_str()), ("ws://x", "r"));
-            assert!(a.loopback && !a.quiet && a.token.is_none());
-            assert!(args(&["--url", "ws://x"]).is_err());
-            assert!(args(&["--bogus"]).is_err());
-            assert!(args(&["--help"]).unwrap().is_none());
         }
     }
 }

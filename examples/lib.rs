@@ -2,6 +2,11 @@
 //!
 //! The library holds what several examples share.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod node;
+#[cfg(not(target_arch = "wasm32"))]
+pub use node::{echo_channel, main_with, parse_node_args, NodeArgs};
+
 /// Which host candidates a native node that joins a mesh through the signaling server at
 /// `url` offers, the rule of the `echo` and `demo` examples:
 /// - `loopback_only`: 127.0.0.1 alone;

@@ -101,7 +101,7 @@ fn config(servers: Vec<IceServer>) -> PeerConfig {
 fn until_end_of_candidates(
     peer: &Peer,
     limit: Duration,
-) -> Vec<(Duration, PeerEvent<DataChannel>)> {
+) -> Vec<(Duration, PeerEvent<DataChannel, unipeer_native::Track>)> {
     let events = peer.events();
     let started = Instant::now();
     let mut out = Vec::new();
@@ -122,7 +122,7 @@ fn until_end_of_candidates(
     panic!("no end of candidates within {limit:?}; events: {seen:?}");
 }
 
-fn e_name(e: &PeerEvent<DataChannel>) -> String {
+fn e_name(e: &PeerEvent<DataChannel, unipeer_native::Track>) -> String {
     match e {
         PeerEvent::LocalCandidate(c) => c.candidate.clone(),
         PeerEvent::ConnectionStateChange(s) => format!("{s:?}"),
@@ -132,7 +132,7 @@ fn e_name(e: &PeerEvent<DataChannel>) -> String {
     }
 }
 
-fn candidates(events: &[(Duration, PeerEvent<DataChannel>)]) -> Vec<String> {
+fn candidates(events: &[(Duration, PeerEvent<DataChannel, unipeer_native::Track>)]) -> Vec<String> {
     events
         .iter()
         .filter_map(|(_, e)| match e {

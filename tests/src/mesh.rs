@@ -45,6 +45,8 @@ pub struct Node {
     pub mesh: Mesh,
     /// Connected links: peer id -> channels.
     pub links: HashMap<String, Vec<DataChannel>>,
+    /// Tracks the other nodes added, with the id of the node that added each.
+    pub tracks: Vec<(String, unipeer::Track)>,
     /// Every event, in order, as text (shown when a wait fails).
     pub log: Vec<String>,
     /// `PeerConnected` events so far.
@@ -80,6 +82,7 @@ impl Node {
             ids: vec![mesh.local_id()],
             mesh,
             links: HashMap::new(),
+            tracks: Vec::new(),
             connects: 0,
             disconnects: 0,
             lost: 0,
@@ -107,6 +110,7 @@ impl Node {
                 self.ids.push(peer_id);
             }
             MeshEvent::PeerLeft { peer_id } => self.left.push(peer_id),
+            MeshEvent::Track { peer_id, track } => self.tracks.push((peer_id, track)),
             MeshEvent::PeerJoined { peer_id } => self.joined.push(peer_id),
             _ => {}
         }

@@ -6,6 +6,7 @@
 //! (`accept_offer` does the rollback on every backend); the *impolite* side ignores the
 //! colliding offer and waits for its answer. So glare never breaks a link.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::mpsc;
@@ -18,7 +19,7 @@ use super::control;
 use super::roster::LinkId;
 use crate::platform::sleep;
 use crate::signaling::SignalPayload;
-use crate::{DataChannel, Peer, PeerEvent};
+use crate::{DataChannel, Peer, PeerEvent, Track};
 
 /// How many remote candidates are kept while the remote description is not set yet.
 const EARLY_CANDIDATES: usize = 128;
@@ -44,6 +45,8 @@ pub(super) enum LinkOutput {
     Connected(Vec<DataChannel>),
     /// The remote announced its new signaling id.
     Announced(String),
+    /// The remote added a media track.
+    Track(Track),
     /// The link did not connect in time and ends.
     TimedOut,
     /// Something failed; the link goes on unless it ends.
@@ -52,7 +55,8 @@ pub(super) enum LinkOutput {
 
 pub(super) struct LinkParams {
     pub id: LinkId,
-    pub peer: Peer,
+    /// Shared with the mesh, which adds tracks to it directly.
+    pub peer: Arc<Peer>,
     pub channels: Vec<(String, DataChannelInit)>,
     /// Whether this side gives way when offers collide.
     pub polite: bool,
@@ -66,7 +70,7 @@ pub(super) struct LinkParams {
 
 struct Link {
     id: LinkId,
-    peer: Peer,
+    peer: Arc<Peer>,
     polite: bool,
     out: mpsc::UnboundedSender<(LinkId, LinkOutput)>,
     /// Our offer is out, no answer yet.
@@ -179,6 +183,21 @@ impl Link {
                     PeerEvent::ConnectionStateChange(s) if s.is_terminal() => return Ok(()),
                     PeerEvent::Error(e) => self.emit(LinkOutput::Error(e)),
                     PeerEvent::Closed => return Ok(()),
+                    PeerEvent::Track(track) => self.emit(LinkOutput::Track(track)),
+                    // A track was added or changed: offer, unless an offer is out (the
+                    // backend asks again once that round completes).
+                    PeerEvent::NegotiationNeeded if !self.offer_pending => {
+                        self.offer_pending = true;
+                        match self.peer.create_offer().await {
+                            Ok(offer) => {
+                                self.emit(LinkOutput::Signal(SignalPayload::Description(offer)))
+                            }
+                            Err(e) => {
+                                self.offer_pending = false;
+                                self.emit(LinkOutput::Error(e));
+                            }
+                        }
+                    }
                     // Channels the remote opens in-band are not part of the mesh.
                     _ => {}
                 },

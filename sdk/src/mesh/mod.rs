@@ -26,6 +26,7 @@ mod roster;
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ use futures_util::future::{join_all, poll_fn, select};
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use tracing::debug;
-use unipeer_core::{DataChannelInit, Error, Message, PeerConfig, Result, SdpType};
+use unipeer_core::{DataChannelInit, Error, Message, PeerConfig, Result, SdpType, TrackInit};
 
 pub use config::MeshConfig;
 use link::{LinkInput, LinkOutput, LinkParams};
@@ -43,7 +44,7 @@ use roster::{LinkId, Roster, Route};
 
 use crate::platform::{boxed, sleep, BoxFuture, Exclusive};
 use crate::signaling::{SignalPayload, SignalingClient, SignalingEvent};
-use crate::{DataChannel, Peer};
+use crate::{DataChannel, Peer, Track};
 
 /// How long offers after a re-join wait for linked peers to announce their new ids.
 const ANNOUNCE_GRACE: Duration = Duration::from_secs(3);
@@ -88,6 +89,13 @@ pub enum MeshEvent {
         /// This node's new signaling id (see [`Mesh::local_id`]).
         peer_id: String,
     },
+    /// A peer added a media track to its link (see [`Mesh::add_track`] for the other way).
+    Track {
+        /// The peer's id.
+        peer_id: String,
+        /// The track: natively read its frames, in the browser play its `remote_track`.
+        track: Track,
+    },
     /// Something went wrong that the mesh survives: a bad signal, a failed negotiation, a
     /// link that could not connect in time ([`Error::ConnectFailed`], naming the peer), a
     /// server error report.
@@ -96,6 +104,8 @@ pub enum MeshEvent {
 
 struct LinkHandle {
     inbox: mpsc::UnboundedSender<LinkInput>,
+    /// The link's peer (the link negotiates; the mesh adds tracks).
+    peer: Arc<Peer>,
     /// Set once the link is connected.
     channels: Vec<DataChannel>,
 }
@@ -218,6 +228,18 @@ impl Mesh {
         send_on(&ch, message).await
     }
 
+    /// Adds a media track to the link with `peer` (connected or still connecting). The
+    /// link renegotiates by itself while the mesh is polled; the remote gets
+    /// [`MeshEvent::Track`]. Media the remote sends back on this track arrives on it.
+    pub async fn add_track(&self, peer: &str, init: TrackInit) -> Result<Track> {
+        let handle = self
+            .roster
+            .by_key(peer)
+            .and_then(|id| self.handles.get(&id))
+            .ok_or_else(|| Error::UnknownPeer(peer.to_string()))?;
+        handle.peer.add_track(init).await
+    }
+
     /// Sends `message` on channel `channel` to every connected peer, concurrently. A peer
     /// whose link is closing is skipped (its `PeerDisconnected` follows); other errors are
     /// returned (the first one) after every send was tried.
@@ -279,12 +301,14 @@ impl Mesh {
                 return None;
             }
         };
+        let peer = Arc::new(peer);
         let id = self.roster.add(sig);
         let (inbox_tx, inbox) = mpsc::unbounded();
         self.handles.insert(
             id,
             LinkHandle {
                 inbox: inbox_tx,
+                peer: peer.clone(),
                 channels: Vec::new(),
             },
         );
@@ -419,6 +443,10 @@ impl Mesh {
                 self.offer_to(now);
             }
             LinkOutput::Error(e) => self.events.push_back(MeshEvent::Error(e)),
+            LinkOutput::Track(track) => {
+                let peer_id = self.roster.key(id).unwrap_or_default().to_string();
+                self.events.push_back(MeshEvent::Track { peer_id, track });
+            }
             LinkOutput::TimedOut => {
                 let key = self.roster.key(id).unwrap_or("a peer").to_string();
                 self.events
