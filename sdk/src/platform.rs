@@ -87,6 +87,15 @@ pub(crate) type SharedFn<A, R> = std::sync::Arc<dyn Fn(A) -> R + Send + Sync + '
 #[cfg(target_arch = "wasm32")]
 pub(crate) type SharedFn<A, R> = std::sync::Arc<dyn Fn(A) -> R + 'static>;
 
+/// A reference-counted value shared within the mesh: `Arc` where the platform has
+/// threads, `Rc` in the browser (whose objects are not `Send`).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type Shared<T> = std::sync::Arc<T>;
+/// A reference-counted value shared within the mesh: `Arc` where the platform has
+/// threads, `Rc` in the browser (whose objects are not `Send`).
+#[cfg(target_arch = "wasm32")]
+pub(crate) type Shared<T> = std::rc::Rc<T>;
+
 /// Boxes a future as [`BoxFuture`].
 pub(crate) fn boxed<F>(future: F) -> BoxFuture<F::Output>
 where

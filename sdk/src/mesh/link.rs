@@ -6,7 +6,6 @@
 //! (`accept_offer` does the rollback on every backend); the *impolite* side ignores the
 //! colliding offer and waits for its answer. So glare never breaks a link.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::mpsc;
@@ -17,7 +16,7 @@ use unipeer_core::{DataChannelInit, Error, IceCandidate, Message, Result, SdpTyp
 
 use super::control;
 use super::roster::LinkId;
-use crate::platform::sleep;
+use crate::platform::{sleep, Shared};
 use crate::signaling::SignalPayload;
 use crate::{DataChannel, Peer, PeerEvent, Track};
 
@@ -56,7 +55,7 @@ pub(super) enum LinkOutput {
 pub(super) struct LinkParams {
     pub id: LinkId,
     /// Shared with the mesh, which adds tracks to it directly.
-    pub peer: Arc<Peer>,
+    pub peer: Shared<Peer>,
     pub channels: Vec<(String, DataChannelInit)>,
     /// Whether this side gives way when offers collide.
     pub polite: bool,
@@ -70,7 +69,7 @@ pub(super) struct LinkParams {
 
 struct Link {
     id: LinkId,
-    peer: Arc<Peer>,
+    peer: Shared<Peer>,
     polite: bool,
     out: mpsc::UnboundedSender<(LinkId, LinkOutput)>,
     /// Our offer is out, no answer yet.

@@ -26,7 +26,6 @@ mod roster;
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -42,7 +41,7 @@ pub use config::MeshConfig;
 use link::{LinkInput, LinkOutput, LinkParams};
 use roster::{LinkId, Roster, Route};
 
-use crate::platform::{boxed, sleep, BoxFuture, Exclusive};
+use crate::platform::{boxed, sleep, BoxFuture, Exclusive, Shared};
 use crate::signaling::{SignalPayload, SignalingClient, SignalingEvent};
 use crate::{DataChannel, Peer, Track};
 
@@ -105,7 +104,7 @@ pub enum MeshEvent {
 struct LinkHandle {
     inbox: mpsc::UnboundedSender<LinkInput>,
     /// The link's peer (the link negotiates; the mesh adds tracks).
-    peer: Arc<Peer>,
+    peer: Shared<Peer>,
     /// Set once the link is connected.
     channels: Vec<DataChannel>,
 }
@@ -301,7 +300,7 @@ impl Mesh {
                 return None;
             }
         };
-        let peer = Arc::new(peer);
+        let peer = Shared::new(peer);
         let id = self.roster.add(sig);
         let (inbox_tx, inbox) = mpsc::unbounded();
         self.handles.insert(
