@@ -65,6 +65,10 @@ pub(crate) enum TrackCommand {
         timestamp: std::time::Duration,
         reply: Reply<()>,
     },
+    WriteRtp {
+        packet: unipeer_core::RtpPacket,
+        reply: Reply<()>,
+    },
     RequestKeyframe(Reply<()>),
     SetDirection(unipeer_core::TrackDirection, Reply<()>),
     Stop(Reply<()>),

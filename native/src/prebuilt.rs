@@ -24,6 +24,7 @@ const READY: usize = 4;
 pub(crate) struct Recipe {
     pub limits: DataChannelLimits,
     pub stats_interval: Option<Duration>,
+    pub rtp_mode: bool,
 }
 
 impl Recipe {
@@ -31,6 +32,7 @@ impl Recipe {
         Self {
             limits: config.data_channel,
             stats_interval: config.media.stats_interval,
+            rtp_mode: config.media.rtp_mode,
         }
     }
 
@@ -38,6 +40,7 @@ impl Recipe {
         Self {
             limits: DataChannelLimits::default(),
             stats_interval: MediaConfig::default().stats_interval,
+            rtp_mode: false,
         }
     }
 }
@@ -55,6 +58,7 @@ pub(crate) fn config(recipe: &Recipe) -> RtcConfig {
         .set_sctp_max_buffered_amount(SCTP_HARD_CAP.max(limits.max_message_size))
         // RTCP statistics for tracks; each refresh wakes the peer (see MediaConfig).
         .set_stats_interval(recipe.stats_interval)
+        .set_rtp_mode(recipe.rtp_mode)
 }
 
 struct Pool {

@@ -145,6 +145,18 @@ fn frames_flow_next_to_a_data_channel_and_keyframe_requests_are_answered() {
         assert!(received.frames_received >= 51, "{received:?}");
         assert!(received.keyframes_received >= 3, "{received:?}");
         assert!(received.packets_received >= received.frames_received);
+        // RTCP figures come with the statistics refresh (1 s by default).
+        let rtcp = within(STEP, "RTCP statistics", async {
+            loop {
+                let (s, r) = (video.stats().await.unwrap(), b_video.stats().await.unwrap());
+                if s.packets_sent > 0 && s.rtt.is_some() && r.jitter.is_some() {
+                    return (s, r);
+                }
+                unipeer_tests::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(rtcp.0.rtt.unwrap() < Duration::from_secs(1), "{rtcp:?}");
 
         a.close().await;
         within(STEP, "the remote track to end", b_video.wait_ended()).await;
@@ -265,5 +277,91 @@ fn frame_writes_fail_with_typed_errors() {
         ));
         a.close().await;
         b.close().await;
+    });
+}
+
+/// An SFU-like forwarder: peers in RTP mode pass packets from one session to another
+/// without depacketizing; the receiver at the end gets the sender's frames intact.
+#[test]
+fn a_forwarder_in_rtp_mode_passes_packets_between_sessions() {
+    run(async {
+        let rtp = || PeerConfig {
+            media: unipeer::MediaConfig {
+                rtp_mode: true,
+                ..Default::default()
+            },
+            ..loopback()
+        };
+        let (sender, from_sender) = (Peer::new(loopback()).unwrap(), Peer::new(rtp()).unwrap());
+        let (to_receiver, receiver) = (Peer::new(rtp()).unwrap(), Peer::new(loopback()).unwrap());
+        let video_init = || TrackInit {
+            codecs: vec![Codec::Vp8],
+            ..TrackInit::new(MediaKind::Video, TrackDirection::SendOnly)
+        };
+        let source = sender.add_track(video_init()).await.unwrap();
+        let forward = to_receiver.add_track(video_init()).await.unwrap();
+        let (mut se, mut fe) = (Events::of(&sender), Events::of(&from_sender));
+        connect(&sender, &mut se, &from_sender, &mut fe).await;
+        let (mut te, mut re) = (Events::of(&to_receiver), Events::of(&receiver));
+        connect(&to_receiver, &mut te, &receiver, &mut re).await;
+        let incoming = remote_track(&mut fe, MediaKind::Video).await;
+        let out = remote_track(&mut re, MediaKind::Video).await;
+        for (events, what) in [(&mut se, "sender"), (&mut te, "forwarder")] {
+            unipeer_tests::wait_for(events, STEP, what, |e| {
+                matches!(
+                    e,
+                    PeerEvent::ConnectionStateChange(unipeer::ConnectionState::Connected)
+                )
+            })
+            .await;
+        }
+        assert!(matches!(
+            forward.write_frame(vp8_keyframe(0), Duration::ZERO).await,
+            Err(Error::TrackNotReady(_))
+        ));
+
+        for i in 0..30u8 {
+            let frame = if i % 10 == 0 {
+                vp8_keyframe(i)
+            } else {
+                vp8_interframe(i)
+            };
+            source
+                .write_frame(frame, Duration::from_millis(33 * u64::from(i)))
+                .await
+                .unwrap();
+            unipeer_tests::sleep(Duration::from_millis(1)).await;
+        }
+        // Forward every packet as it came, naming the codec (payload types are per session).
+        let forwarded = within(STEP, "packets to forward", async {
+            let mut n = 0;
+            let mut markers = 0;
+            while markers < 30 {
+                let mut p = incoming.next_rtp().await.expect("packets");
+                assert_eq!(p.codec, Some(Codec::Vp8));
+                markers += usize::from(p.marker);
+                p.payload_type = 0;
+                forward.write_rtp(p).await.unwrap();
+                n += 1;
+            }
+            n
+        })
+        .await;
+        assert!(forwarded >= 30);
+        let frames = within(STEP, "forwarded frames", async {
+            let mut got = Vec::new();
+            while got.len() < 30 {
+                got.push(out.next_frame().await.expect("frames"));
+            }
+            got
+        })
+        .await;
+        assert!(frames.iter().all(|f| f.codec == Codec::Vp8));
+        assert_eq!(frames[0].data, vp8_keyframe(0));
+        assert_eq!(frames[29].data, vp8_interframe(29));
+        assert_eq!(frames.iter().filter(|f| f.keyframe).count(), 3);
+        for p in [sender, from_sender, to_receiver, receiver] {
+            p.close().await;
+        }
     });
 }

@@ -110,7 +110,9 @@ pub(crate) fn reply_closed(cmd: Command) {
             drop(r.send(e()));
         }
         Command::Track(_, cmd) => match cmd {
-            TrackCommand::Write { reply, .. } => drop(reply.send(e())),
+            TrackCommand::Write { reply, .. } | TrackCommand::WriteRtp { reply, .. } => {
+                drop(reply.send(e()))
+            }
             TrackCommand::RequestKeyframe(r)
             | TrackCommand::SetDirection(_, r)
             | TrackCommand::Stop(r) => drop(r.send(e())),

@@ -8,13 +8,13 @@ use str0m::change::SdpApi;
 use str0m::format::Codec as StrCodec;
 use str0m::media::{
     Direction, KeyframeRequest as StrKeyframeRequest, KeyframeRequestKind, MediaAdded,
-    MediaChanged, MediaData, MediaKind as StrKind, MediaTime, Mid,
+    MediaChanged, MediaData, MediaKind as StrKind, MediaTime, Mid, Pt,
 };
 use str0m::stats::{MediaEgressStats, MediaIngressStats};
 use str0m::Rtc;
 use tracing::debug;
 use unipeer_core::{
-    Codec, Error, EventQueue, KeyframeRequest, MediaFrame, MediaKind, PeerEvent, Result,
+    Codec, Error, EventQueue, KeyframeRequest, MediaFrame, MediaKind, PeerEvent, Result, RtpPacket,
     TrackDirection, TrackState,
 };
 
@@ -48,6 +48,8 @@ struct Entry {
 /// The session's tracks.
 pub(super) struct Media {
     entries: Vec<Entry>,
+    /// Tracks carry RTP packets, not frames.
+    rtp_mode: bool,
     receive_queue: usize,
     /// `NegotiationNeeded` was announced and no offer was made since.
     announced: bool,
@@ -66,9 +68,10 @@ pub(super) struct HandleParts<'a> {
 }
 
 impl Media {
-    pub(super) fn new(receive_queue: usize) -> Self {
+    pub(super) fn new(receive_queue: usize, rtp_mode: bool) -> Self {
         Self {
             entries: Vec::new(),
+            rtp_mode,
             receive_queue,
             announced: false,
             remote_msids: Vec::new(),
@@ -270,6 +273,30 @@ impl Media {
         e.shared.push_frame(frame, packets);
     }
 
+    /// A received RTP packet (RTP mode), to the track of its stream's section.
+    pub(super) fn on_rtp(&mut self, rtc: &mut Rtc, packet: str0m::rtp::RtpPacket) {
+        let ssrc = packet.header.ssrc;
+        let Some(mid) = rtc.direct_api().stream_rx(&ssrc).map(|s| s.mid()) else {
+            return;
+        };
+        let pt = packet.header.payload_type;
+        let codec = rtc
+            .codec_config()
+            .params()
+            .iter()
+            .find(|p| p.pt() == pt)
+            .and_then(|p| from_str0m_codec(p.spec().codec));
+        let Some(e) = self.by_mid(mid) else { return };
+        e.shared.push_packet(RtpPacket {
+            payload_type: *pt,
+            sequence_number: *packet.seq_no,
+            timestamp: packet.header.timestamp,
+            marker: packet.header.marker,
+            payload: packet.payload.to_vec(),
+            codec,
+        });
+    }
+
     pub(super) fn on_keyframe_request(&mut self, r: StrKeyframeRequest) {
         if let Some(e) = self.by_mid(r.mid) {
             e.shared.push_keyframe_request(match r.kind {
@@ -326,6 +353,7 @@ impl Media {
         cmd: TrackCommand,
         now: Instant,
     ) {
+        let rtp_mode = self.rtp_mode;
         let Some(e) = self.entry(key) else {
             reply_ended(cmd);
             return;
@@ -335,6 +363,11 @@ impl Media {
             return;
         }
         match cmd {
+            TrackCommand::Write { reply, .. } if rtp_mode => {
+                let _ = reply.send(Err(Error::TrackNotReady(
+                    "this peer is in RTP mode (MediaConfig::rtp_mode): write RTP packets".into(),
+                )));
+            }
             TrackCommand::Write {
                 codec,
                 data,
@@ -342,6 +375,16 @@ impl Media {
                 reply,
             } => {
                 let r = write(rtc, e, codec, data, timestamp, now);
+                let _ = reply.send(r);
+            }
+            TrackCommand::WriteRtp { reply, .. } if !rtp_mode => {
+                let _ = reply.send(Err(Error::TrackNotReady(
+                    "RTP packets need a peer in RTP mode (MediaConfig::rtp_mode); write frames"
+                        .into(),
+                )));
+            }
+            TrackCommand::WriteRtp { packet, reply } => {
+                let r = write_rtp(rtc, e, packet, now);
                 let _ = reply.send(r);
             }
             TrackCommand::RequestKeyframe(reply) => {
@@ -385,7 +428,9 @@ impl Entry {
 fn reply_ended(cmd: TrackCommand) {
     let e = || Err(Error::TrackEnded);
     match cmd {
-        TrackCommand::Write { reply, .. } => drop(reply.send(e())),
+        TrackCommand::Write { reply, .. } | TrackCommand::WriteRtp { reply, .. } => {
+            drop(reply.send(e()))
+        }
         TrackCommand::RequestKeyframe(r) | TrackCommand::SetDirection(_, r) => drop(r.send(e())),
         TrackCommand::Stop(r) => drop(r.send(Ok(()))),
     }
@@ -425,21 +470,17 @@ fn write(
             ))
         }
     };
+    let Some(pt) = pt_for(rtc, mid, codec) else {
+        return Err(Error::CodecNotNegotiated(format!(
+            "{} is not among the track's negotiated codecs",
+            codec.mime_type()
+        )));
+    };
     let Some(writer) = rtc.writer(mid) else {
         return Err(Error::TrackNotReady(
             "the track is not sending: the remote's answer does not let this peer send on it"
                 .into(),
         ));
-    };
-    let Some(pt) = writer
-        .payload_params()
-        .find(|p| from_str0m_codec(p.spec().codec) == Some(codec))
-        .map(|p| p.pt())
-    else {
-        return Err(Error::CodecNotNegotiated(format!(
-            "{} is not among the track's negotiated codecs",
-            codec.mime_type()
-        )));
     };
     let len = data.len() as u64;
     let time = duration_to_media_time(timestamp, codec.clock_rate());
@@ -453,6 +494,49 @@ fn write(
     Ok(())
 }
 
+fn write_rtp(rtc: &mut Rtc, e: &mut Entry, packet: RtpPacket, now: Instant) -> Result<()> {
+    let not_sending = || {
+        Error::TrackNotReady(
+            "the track is not sending: negotiate a sending direction before writing".into(),
+        )
+    };
+    let mid = e.mid.ok_or_else(not_sending)?;
+    if !e.shared.direction().sends() {
+        return Err(not_sending());
+    }
+    let found = match packet.codec {
+        Some(c) => pt_for(rtc, mid, c),
+        None => negotiated(rtc, mid)
+            .into_iter()
+            .map(|(pt, _)| pt)
+            .find(|pt| **pt == packet.payload_type),
+    };
+    let pt = found.ok_or_else(|| {
+        Error::CodecNotNegotiated(format!(
+            "payload type {} ({}) is not negotiated on this track",
+            packet.payload_type,
+            packet.codec.map_or("no codec named", Codec::mime_type)
+        ))
+    })?;
+    if packet.payload.is_empty() {
+        return Err(Error::EmptyMessage);
+    }
+    let len = packet.payload.len() as u64;
+    let mut api = rtc.direct_api();
+    let stream = api.stream_tx_by_mid(mid, None).ok_or_else(not_sending)?;
+    let write = str0m::rtp::RtpWrite::new(
+        pt,
+        packet.sequence_number.into(),
+        packet.timestamp,
+        now,
+        packet.payload,
+    )
+    .marker(packet.marker);
+    stream.write_rtp(write);
+    e.shared.update_stats(|t| t.bytes_sent += len);
+    Ok(())
+}
+
 fn request_keyframe(rtc: &mut Rtc, e: &mut Entry) -> Result<()> {
     let not_receiving = || {
         Error::TrackNotReady(
@@ -460,44 +544,56 @@ fn request_keyframe(rtc: &mut Rtc, e: &mut Entry) -> Result<()> {
         )
     };
     let mid = e.mid.ok_or_else(not_receiving)?;
-    let mut writer = rtc.writer(mid).ok_or_else(not_receiving)?;
-    writer
-        .request_keyframe(None, KeyframeRequestKind::Pli)
-        .map_err(|_| not_receiving())?;
+    if !e.shared.direction().receives() {
+        return Err(not_receiving());
+    }
+    // The receive stream directly: str0m makes no `Writer` in RTP mode.
+    let mut api = rtc.direct_api();
+    let stream = api.stream_rx_by_mid(mid, None).ok_or_else(not_receiving)?;
+    stream.request_keyframe(KeyframeRequestKind::Pli);
     e.shared.update_stats(|t| t.keyframe_requests_sent += 1);
     Ok(())
 }
 
+/// The payload types negotiated for `mid`, in the remote's order, with their codecs
+/// (what str0m's `Writer::payload_params` gives, without a writer: in RTP mode str0m
+/// refuses to make one).
+fn negotiated(rtc: &Rtc, mid: Mid) -> Vec<(Pt, Option<Codec>)> {
+    let Some(media) = rtc.media(mid) else {
+        return Vec::new();
+    };
+    let params = rtc.codec_config().params();
+    media
+        .remote_pts()
+        .iter()
+        .filter_map(|pt| params.iter().find(|p| p.pt() == *pt))
+        .map(|p| (p.pt(), from_str0m_codec(p.spec().codec)))
+        .collect()
+}
+
+/// The payload type for `codec` on `mid`.
+fn pt_for(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<Pt> {
+    negotiated(rtc, mid)
+        .into_iter()
+        .find(|(_, c)| *c == Some(codec))
+        .map(|(pt, _)| pt)
+}
+
 /// The first of `prefs` the remote accepted for `mid`.
-fn send_codec(rtc: &mut Rtc, mid: Mid, prefs: &[Codec]) -> Option<Codec> {
-    let writer = rtc.writer(mid)?;
-    let negotiated: Vec<Codec> = writer
-        .payload_params()
-        .filter_map(|p| from_str0m_codec(p.spec().codec))
+fn send_codec(rtc: &Rtc, mid: Mid, prefs: &[Codec]) -> Option<Codec> {
+    let negotiated: Vec<Codec> = negotiated(rtc, mid)
+        .into_iter()
+        .filter_map(|(_, c)| c)
         .collect();
     prefs.iter().copied().find(|c| negotiated.contains(c))
 }
 
 /// The codecs negotiated for `mid`, in the remote's order of preference.
-fn remote_codec_order(rtc: &mut Rtc, mid: Mid) -> Vec<Codec> {
-    let Some(media) = rtc.media(mid) else {
-        return Vec::new();
-    };
-    let pts = media.remote_pts().to_vec();
-    let Some(writer) = rtc.writer(mid) else {
-        return Vec::new();
-    };
-    let params: Vec<_> = writer.payload_params().cloned().collect();
+fn remote_codec_order(rtc: &Rtc, mid: Mid) -> Vec<Codec> {
     let mut order = Vec::new();
-    for pt in pts {
-        if let Some(c) = params
-            .iter()
-            .find(|p| p.pt() == pt)
-            .and_then(|p| from_str0m_codec(p.spec().codec))
-        {
-            if !order.contains(&c) {
-                order.push(c);
-            }
+    for c in negotiated(rtc, mid).into_iter().filter_map(|(_, c)| c) {
+        if !order.contains(&c) {
+            order.push(c);
         }
     }
     order

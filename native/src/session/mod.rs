@@ -89,6 +89,9 @@ pub(crate) struct Session {
     held: HeldDatagrams,
     /// Datagrams handed to str0m since its output was last drained.
     undrained: usize,
+    /// Drain str0m's output after this many datagrams: `DRAIN_EVERY`, or 1 in RTP mode,
+    /// where str0m keeps only the last received RTP packet until its output is polled.
+    drain_every: usize,
     /// Server-reflexive candidates from the STUN servers.
     gatherer: Gatherer,
     /// The (source, destination) the connection's packets last went over.
@@ -117,7 +120,7 @@ impl Session {
             last_heard: None,
             negotiation: Negotiation::default(),
             channels: Channels::new(parts.limits),
-            media: Media::new(parts.receive_queue),
+            media: Media::new(parts.receive_queue, parts.recipe.rtp_mode),
             closing: false,
             close_by: None,
             dead: false,
@@ -125,6 +128,11 @@ impl Session {
             tcp_outbox: Vec::new(),
             held: HeldDatagrams::default(),
             undrained: 0,
+            drain_every: if parts.recipe.rtp_mode {
+                1
+            } else {
+                DRAIN_EVERY
+            },
             gatherer,
             selected: None,
             selected_type: None,
@@ -397,7 +405,7 @@ impl Session {
         // that at a fraction of the cost of draining after each; `poll`, once per receive
         // batch, drains the rest and moves queued messages into SCTP.
         self.undrained += 1;
-        if self.undrained >= DRAIN_EVERY {
+        if self.undrained >= self.drain_every {
             let _ = self.drain_output(now);
         }
         if !self.held.is_empty() {
@@ -600,6 +608,7 @@ impl Session {
             }
             Event::MediaChanged(changed) => self.media.on_changed(changed),
             Event::MediaData(data) => self.media.on_data(data),
+            Event::RtpPacket(p) => self.media.on_rtp(&mut self.rtc, p),
             Event::KeyframeRequest(r) => self.media.on_keyframe_request(r),
             Event::StreamPaused(p) => self.media.on_paused(p.mid, p.paused, &self.events),
             Event::MediaIngressStats(s) => self.media.on_ingress_stats(s),

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 use unipeer_core::{
-    Codec, Error, KeyframeRequest, MediaFrame, MediaKind, Result, TrackDirection, TrackState,
-    TrackStats,
+    Codec, Error, KeyframeRequest, MediaFrame, MediaKind, Result, RtpPacket, TrackDirection,
+    TrackState, TrackStats,
 };
 
 use crate::command::{Command, PeerId, Reply, TrackCommand, TrackKey};
@@ -143,6 +143,22 @@ impl Track {
     /// See `unipeer::Track::try_next_frame`.
     pub fn try_next_frame(&self) -> Option<MediaFrame> {
         self.shared.try_frame()
+    }
+
+    /// See `unipeer::Track::write_rtp`.
+    pub async fn write_rtp(&self, packet: RtpPacket) -> Result<()> {
+        self.request(|reply| TrackCommand::WriteRtp { packet, reply })
+            .await
+    }
+
+    /// See `unipeer::Track::next_rtp`.
+    pub async fn next_rtp(&self) -> Option<RtpPacket> {
+        self.shared.packet().await
+    }
+
+    /// See `unipeer::Track::try_next_rtp`.
+    pub fn try_next_rtp(&self) -> Option<RtpPacket> {
+        self.shared.try_packet()
     }
 
     /// See `unipeer::Track::request_keyframe`.

@@ -6,7 +6,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use event_listener::{Event, EventListener};
 use unipeer_core::{
-    Codec, KeyframeRequest, MediaFrame, MediaKind, TrackDirection, TrackState, TrackStats,
+    Codec, KeyframeRequest, MediaFrame, MediaKind, RtpPacket, TrackDirection, TrackState,
+    TrackStats,
 };
 
 /// Keyframe requests kept for the application: more than a few say nothing new.
@@ -27,6 +28,8 @@ struct Inner {
     send_codec: Option<Codec>,
     frames: VecDeque<MediaFrame>,
     frame_limit: usize,
+    /// RTP mode: packets instead of frames.
+    packets: VecDeque<RtpPacket>,
     keyframe_requests: VecDeque<KeyframeRequest>,
     stats: TrackStats,
 }
@@ -43,6 +46,7 @@ impl TrackShared {
                 send_codec: None,
                 frames: VecDeque::new(),
                 frame_limit: frame_limit.max(1),
+                packets: VecDeque::new(),
                 keyframe_requests: VecDeque::new(),
                 stats: TrackStats::default(),
             }),
@@ -138,6 +142,33 @@ impl TrackShared {
         inner.frames.push_back(frame);
         drop(inner);
         self.changed.notify(usize::MAX);
+    }
+
+    /// A received RTP packet (RTP mode), counted and queued; the oldest is dropped when
+    /// the queue (16 packets per frame the frame queue would keep) is full.
+    pub(crate) fn push_packet(&self, packet: RtpPacket) {
+        let mut inner = self.lock();
+        inner.stats.packets_received += 1;
+        inner.stats.bytes_received += packet.payload.len() as u64;
+        if inner.packets.len() >= inner.frame_limit.saturating_mul(16) {
+            inner.packets.pop_front();
+        }
+        inner.packets.push_back(packet);
+        drop(inner);
+        self.changed.notify(usize::MAX);
+    }
+
+    pub(crate) fn try_packet(&self) -> Option<RtpPacket> {
+        self.lock().packets.pop_front()
+    }
+
+    pub(crate) async fn packet(&self) -> Option<RtpPacket> {
+        self.wait_for(|shared| match shared.try_packet() {
+            Some(p) => Some(Some(p)),
+            None if shared.state() == TrackState::Ended => Some(None),
+            None => None,
+        })
+        .await
     }
 
     pub(crate) fn push_keyframe_request(&self, r: KeyframeRequest) {

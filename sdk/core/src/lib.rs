@@ -22,8 +22,8 @@ pub use error::{Error, Result};
 pub use event::{CandidatePair, CandidateType, EventQueue, EventStream, PeerEvent};
 pub use ice::{IceServerError, IceServerKind, IceTransport, IceUrl, IceUrlProblem};
 pub use media::{
-    Codec, KeyframeRequest, MediaConfig, MediaFrame, MediaKind, TrackDirection, TrackInit,
-    TrackState, TrackStats,
+    Codec, KeyframeRequest, MediaConfig, MediaFrame, MediaKind, RtpPacket, TrackDirection,
+    TrackInit, TrackState, TrackStats,
 };
 pub use message::Message;
 pub use signal::{IceCandidate, SdpType, SessionDescription};

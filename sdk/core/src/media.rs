@@ -222,6 +222,25 @@ pub struct MediaFrame {
     pub contiguous: bool,
 }
 
+/// One RTP packet of a track, for peers in RTP mode ([`MediaConfig::rtp_mode`]) that
+/// forward media without depacketizing it (an SFU-like node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtpPacket {
+    /// The payload type. Received: the remote's; written: used as given unless `codec` is
+    /// set (payload types differ between sessions, so forwarders set `codec`).
+    pub payload_type: u8,
+    /// The extended sequence number (it does not wrap; only its low 16 bits are sent).
+    pub sequence_number: u64,
+    /// The RTP timestamp, on the codec's clock.
+    pub timestamp: u32,
+    /// The marker bit (for video: the last packet of a frame).
+    pub marker: bool,
+    /// The payload, without the RTP header.
+    pub payload: Vec<u8>,
+    /// The codec of `payload_type` in its session, when it is one unipeer names.
+    pub codec: Option<Codec>,
+}
+
 /// What a keyframe request asked for (RFC 4585 / RFC 5104).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyframeRequest {
@@ -277,6 +296,11 @@ pub struct MediaConfig {
     /// (default 256); beyond it the oldest is dropped, so a track nobody reads costs
     /// bounded memory. Dropped frames make the next one non-`contiguous`.
     pub receive_queue: usize,
+    /// Natively, carry RTP packets instead of frames (default `false`): tracks then
+    /// take `write_rtp` and give `next_rtp` (up to 16 × `receive_queue` packets kept),
+    /// and the frame methods fail. For nodes that forward media (an SFU); the browser
+    /// ignores this.
+    pub rtp_mode: bool,
 }
 
 impl Default for MediaConfig {
@@ -284,6 +308,7 @@ impl Default for MediaConfig {
         Self {
             stats_interval: Some(Duration::from_secs(1)),
             receive_queue: 256,
+            rtp_mode: false,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use unipeer_core::{Codec, KeyframeRequest, MediaFrame, Result};
+use unipeer_core::{Codec, KeyframeRequest, MediaFrame, Result, RtpPacket};
 
 use crate::Track;
 
@@ -58,5 +58,24 @@ impl Track {
     /// itself.
     pub async fn next_keyframe_request(&self) -> Option<KeyframeRequest> {
         self.inner.next_keyframe_request().await
+    }
+
+    /// Sends one RTP packet (a peer in RTP mode, see
+    /// [`MediaConfig::rtp_mode`](crate::MediaConfig::rtp_mode)): str0m adds the header
+    /// and encrypts it; the payload, sequence number, timestamp and marker are yours. With
+    /// `packet.codec` set, the track's payload type for that codec is used. Native only.
+    pub async fn write_rtp(&self, packet: RtpPacket) -> Result<()> {
+        self.inner.write_rtp(packet).await
+    }
+
+    /// The next RTP packet the remote sent (RTP mode), or `None` once the track has ended
+    /// and every packet was read. Native only.
+    pub async fn next_rtp(&self) -> Option<RtpPacket> {
+        self.inner.next_rtp().await
+    }
+
+    /// An RTP packet that already arrived (RTP mode), without waiting. Native only.
+    pub fn try_next_rtp(&self) -> Option<RtpPacket> {
+        self.inner.try_next_rtp()
     }
 }
