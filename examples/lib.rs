@@ -4,8 +4,12 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 mod node;
+mod program;
 #[cfg(not(target_arch = "wasm32"))]
 pub use node::{echo_channel, main_with, parse_node_args, NodeArgs};
+#[cfg(target_arch = "wasm32")]
+pub use program::page_arg;
+pub use program::{print_line, run};
 
 /// Which host candidates a native node that joins a mesh through the signaling server at
 /// `url` offers, the rule of the `echo` and `demo` examples:

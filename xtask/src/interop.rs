@@ -31,6 +31,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::cmd;
+use crate::interop_media;
 use crate::setup;
 use crate::wasm::{self, Mdns};
 use crate::web;
@@ -51,6 +52,19 @@ const SCENARIOS: &[(&str, &str)] = &[
         "rpc",
         "a native rpc node and the rpc page in Chromium call each other's functions",
     ),
+    (
+        "media-to-browser",
+        "a native node streams a VP8 clip and an Opus clip; Chromium decodes them",
+    ),
+    (
+        "media-from-browser",
+        "Chromium sends its fake camera and microphone; a native node records them to \
+         IVF and Ogg files that ffprobe reads",
+    ),
+    (
+        "media-echo",
+        "Chromium sends its camera to the media_echo node and decodes it coming back",
+    ),
 ];
 
 /// Scenario time limits (each also bounds every wait inside).
@@ -63,6 +77,8 @@ pub fn run() -> Result<String> {
     let bin = webapp::build_native()?;
     let web = webapp::build_web(toolchain)?;
     let rpc_web = web::build(toolchain, "rpc")?;
+    let media_web = web::build(toolchain, "media")?;
+    setup::apt_install(&["ffmpeg"])?;
     let exe = std::env::current_exe().context("finding this program")?;
 
     let mut failed = Vec::new();
@@ -70,7 +86,11 @@ pub fn run() -> Result<String> {
     for (scenario, about) in SCENARIOS {
         println!("\n---- interop {scenario}: {about} ----");
         let mut inner = Command::new(&exe);
-        let page = if *scenario == "rpc" { &rpc_web } else { &web };
+        let page = match *scenario {
+            "rpc" => &rpc_web,
+            s if s.starts_with("media") => &media_web,
+            _ => &web,
+        };
         inner.args(["__interop", scenario]).arg(&bin).arg(page);
         let mut command = match *scenario {
             "mdns" => wasm::in_mdns_namespace(&inner),
@@ -129,6 +149,9 @@ pub fn scenario(args: &[String]) -> Result<()> {
         "mesh" => mesh(&bin, &web, &logs),
         "mdns" => mdns(&bin, &web, &logs),
         "rpc" => rpc(&bin, &web, &logs),
+        "media-to-browser" => interop_media::to_browser(&bin, &web, &logs),
+        "media-from-browser" => interop_media::from_browser(&bin, &web, &logs),
+        "media-echo" => interop_media::echo(&bin, &web, &logs),
         other => bail!("unknown interop scenario `{other}`"),
     };
     match &result {
@@ -507,7 +530,7 @@ fn rpc(bin: &Path, page: &Path, logs: &Path) -> Result<String> {
 }
 
 /// The value of `key` (`peer_id=`) in a line of `key=value` words.
-fn field(line: &str, key: &str) -> Option<String> {
+pub(crate) fn field(line: &str, key: &str) -> Option<String> {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(key))
         .map(str::to_string)

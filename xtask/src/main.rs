@@ -6,8 +6,10 @@ mod cmd;
 mod demo;
 mod fuzz;
 mod interop;
+mod interop_media;
 mod labs;
 mod lockfile;
+mod media_clips;
 mod setup;
 mod test;
 mod wasm;
@@ -32,7 +34,8 @@ commands:
   fuzz [--seconds N] [TARGET...]
                           fuzz the parsers for longer (default 60 s per target; see
                           xtask/src/fuzz.rs)
-  web [EXAMPLE] [PORT]    build a dual-target example (`hello` or `rpc`, default hello) for
+  media-clips             regenerate the media test clips in tests/media/ with ffmpeg
+  web [EXAMPLE] [PORT]    build a dual-target example (`hello`, `rpc` or `media`, default hello) for
                           the browser and serve it on http://127.0.0.1:PORT/ (default 8080)
                           until killed
   help                    print this text
@@ -66,6 +69,7 @@ fn run(args: &[String]) -> Result<()> {
         "bench" => bench::run(rest),
         "fuzz" => fuzz::command(rest),
         "web" => serve_example(rest),
+        "media-clips" => media_clips::run(),
         // Internal: one interop scenario, run by `test interop` inside a network namespace.
         "__interop" => interop::scenario(rest),
         // Internal: one NAT lab, run by `test labs` inside its own namespaces.

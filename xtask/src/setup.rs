@@ -11,9 +11,10 @@ use crate::cmd;
 use crate::lockfile::Lockfile;
 use crate::wasm::{self, Toolchain};
 
-/// Native builds need no Debian packages: aws-lc-sys (str0m's crypto) builds its C
-/// code with the `cc` crate and the machine's gcc; no cmake, clang or Go.
-const NATIVE_APT: &[&str] = &[];
+/// Native builds need no Debian packages (aws-lc-sys, str0m's crypto, builds its C code
+/// with the `cc` crate and the machine's gcc; no cmake, clang or Go). The media tests
+/// check the files they write with ffprobe, from ffmpeg.
+const NATIVE_APT: &[&str] = &["ffmpeg"];
 
 /// Debian's Rust 1.96 with std sources, for `-Zbuild-std` on wasm32: rust-web-llvm
 /// provides /usr/bin/rust-lld (a link to lld-22's binary), rust-web-clippy `cargo clippy`.

@@ -27,7 +27,7 @@ use crate::{cmd, setup};
 /// The smallest dual-target example (its size is benchmarked).
 pub const EXAMPLE: &str = "hello";
 /// Every dual-target example with a page.
-pub const EXAMPLES: [&str; 2] = ["hello", "rpc"];
+pub const EXAMPLES: [&str; 3] = ["hello", "rpc", "media"];
 const PACKAGE: &str = "unipeer-examples";
 
 /// Builds `example`'s page into `target/web/EXAMPLE/` and returns that directory.

@@ -44,6 +44,10 @@ pub fn build_native() -> Result<PathBuf> {
         EXAMPLE,
         "--example",
         "rpc",
+        "--example",
+        "media",
+        "--example",
+        "media_echo",
     ]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -20,6 +20,7 @@
 //! Everything else (kind, direction, mid, ids, state, [`TrackStats`](crate::TrackStats),
 //! stop) is the same on both.
 
+pub mod file;
 mod track;
 
 pub use track::Track;
