@@ -599,32 +599,6 @@ fn remote_codec_order(rtc: &Rtc, mid: Mid) -> Vec<Codec> {
     order
 }
 
-/// `(mid, stream id, track id)` of every section with an `a=msid` in `sdp`.
-pub(super) fn remote_msids(sdp: &str) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    let mut mid: Option<&str> = None;
-    let mut msid: Option<(&str, &str)> = None;
-    let mut flush = |mid: Option<&str>, msid: Option<(&str, &str)>| {
-        if let (Some(m), Some((s, t))) = (mid, msid) {
-            out.push((m.to_string(), s.to_string(), t.to_string()));
-        }
-    };
-    for line in sdp.lines().map(str::trim) {
-        if line.starts_with("m=") {
-            flush(mid.take(), msid.take());
-        } else if let Some(m) = line.strip_prefix("a=mid:") {
-            mid = Some(m);
-        } else if let Some(rest) = line.strip_prefix("a=msid:") {
-            let mut parts = rest.split_whitespace();
-            if let (Some(s), Some(t)) = (parts.next(), parts.next()) {
-                msid = Some((s, t));
-            }
-        }
-    }
-    flush(mid, msid);
-    out
-}
-
 fn media_time_to_duration(t: MediaTime) -> Duration {
     let rate = u64::from(t.denom().max(1));
     let n = t.numer();
@@ -686,20 +660,6 @@ fn from_str0m_codec(c: StrCodec) -> Option<Codec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn msids_are_read_per_section() {
-        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=msid:s1 a1\r\n\
-                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n\
-                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:x\r\na=msid:s1 v1\r\n";
-        assert_eq!(
-            remote_msids(sdp),
-            vec![
-                ("0".into(), "s1".into(), "a1".into()),
-                ("x".into(), "s1".into(), "v1".into())
-            ]
-        );
-    }
 
     #[test]
     fn media_time_round_trips() {

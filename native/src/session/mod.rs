@@ -176,7 +176,7 @@ impl Session {
                 let _ = reply.send(r);
             }
             Command::AcceptOffer(offer, reply) => {
-                let msids = media::remote_msids(&offer.sdp);
+                let msids = offer.msids();
                 let r = self.closed_check().and_then(|_| {
                     self.negotiation.accept_offer(
                         &mut self.rtc,
@@ -192,7 +192,7 @@ impl Session {
                 let _ = reply.send(r);
             }
             Command::AcceptAnswer(answer, reply) => {
-                let msids = media::remote_msids(&answer.sdp);
+                let msids = answer.msids();
                 let r = self.closed_check().and_then(|_| {
                     self.negotiation
                         .accept_answer(&mut self.rtc, &mut self.channels, answer)

@@ -69,6 +69,39 @@ impl SessionDescription {
             .map(|m| m.trim_ascii().to_string())
             .collect()
     }
+
+    /// `(mid, stream id, track id)` of every media section with an `a=msid` line: what
+    /// the description says its tracks are.
+    ///
+    /// ```
+    /// # use unipeer_core::SessionDescription;
+    /// let d = SessionDescription::offer("m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=msid:cam v0\r\n");
+    /// assert_eq!(d.msids(), vec![("1".into(), "cam".into(), "v0".into())]);
+    /// ```
+    pub fn msids(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let mut section: (Option<&str>, Option<(&str, &str)>) = (None, None);
+        let mut flush = |s: &mut (Option<&str>, Option<(&str, &str)>)| {
+            if let (Some(m), Some((st, t))) = (s.0.take(), s.1.take()) {
+                out.push((m.to_string(), st.to_string(), t.to_string()));
+            }
+            *s = (None, None);
+        };
+        for line in self.sdp.lines().map(str::trim_ascii) {
+            if line.starts_with("m=") {
+                flush(&mut section);
+            } else if let Some(m) = line.strip_prefix("a=mid:") {
+                section.0 = Some(m);
+            } else if let Some(rest) = line.strip_prefix("a=msid:") {
+                let mut parts = rest.split_ascii_whitespace();
+                if let (Some(st), Some(t)) = (parts.next(), parts.next()) {
+                    section.1 = Some((st, t));
+                }
+            }
+        }
+        flush(&mut section);
+        out
+    }
 }
 
 // SDP carries ICE passwords: keep it out of logs that print values with `{:?}`.
