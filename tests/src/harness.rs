@@ -77,6 +77,15 @@ impl Events {
         out
     }
 
+    /// Whether an event satisfying `want` was delivered by now, without waiting; every
+    /// event stays for later.
+    pub fn has_ready(&mut self, want: impl Fn(&PeerEvent) -> bool) -> bool {
+        while let Some(e) = self.stream.try_next_event() {
+            self.backlog.push_back(e);
+        }
+        self.backlog.iter().any(want)
+    }
+
     /// The first event satisfying `want` (within `limit`); others stay in the backlog.
     pub async fn find<T>(
         &mut self,

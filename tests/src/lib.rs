@@ -5,12 +5,13 @@
 
 pub mod conformance;
 mod harness;
+pub mod media;
 pub mod mesh;
 pub mod rpc;
 
 pub use harness::*;
 
-/// Turns `async fn`s of a suite module (`conformance`, `rpc`) into tests of the target
+/// Turns `async fn`s of a suite module (`conformance`, `rpc`, `media`) into tests of the target
 /// being built: natively, ordinary tests run on `futures::executor`; on wasm32,
 /// wasm-bindgen tests in headless Chromium (two peers in one page).
 #[macro_export]

@@ -6,6 +6,11 @@
 //! `bufferedamountlow` at the same high-water mark, the remote's `a=max-message-size`,
 //! close seen on both sides, and typed errors that keep the browser's message.
 //!
+//! Media tracks are `RTCRtpTransceiver`s (`media.rs` for the peer's side: which tracks
+//! exist, codec preferences, stream ids, the remote's sections; `track.rs` for one track;
+//! `track_stats.rs` for the statistics). `negotiationneeded` becomes
+//! `PeerEvent::NegotiationNeeded` only after the first offer/answer exchange, as natively.
+//!
 //! Every JS callback belongs to a Rust value (a `Listener`) that removes it when
 //! dropped: no closure is ever leaked (none is forgotten). [`live_listeners`] counts them.
 //!
@@ -15,12 +20,17 @@
 #![cfg(target_arch = "wasm32")]
 #![deny(missing_docs)]
 
+mod candidates;
 mod channel;
 mod error;
 mod listener;
+mod media;
 mod peer;
+mod sdp;
 mod sys;
+mod sys_media;
 mod track;
+mod track_stats;
 
 pub use channel::DataChannel;
 pub use listener::live_listeners;

@@ -10,11 +10,15 @@ use unipeer_core::{
 };
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::candidates::announced;
 use crate::channel::{DataChannel, Shared};
 use crate::error::{call, JsError};
 use crate::listener::Listener;
+use crate::media::Media;
+use crate::sdp::limit_max_message_size;
 use crate::sys;
-use crate::track::Track;
+use crate::sys_media::{RtcRtpTransceiver, RtcTrackEvent};
+use crate::track::{Events, Track};
 
 /// One peer connection in the browser. Dropping it closes the `RTCPeerConnection` and
 /// removes its listeners.
@@ -34,7 +38,8 @@ impl std::fmt::Debug for Peer {
 
 struct PeerInner {
     pc: sys::RtcPeerConnection,
-    events: EventQueue<DataChannel, Track>,
+    /// Shared (weakly) with the tracks, which report their state changes.
+    events: Rc<Events>,
     stream: EventStream<DataChannel, Track>,
     host_candidates: HostCandidates,
     high_water_mark: usize,
@@ -45,8 +50,12 @@ struct PeerInner {
     /// Every channel of this peer (to update its size limit, and close it with the peer).
     channels: RefCell<Vec<Weak<Shared>>>,
     closed: Cell<bool>,
-    /// Whether the DTLS transport is watched (see `watch_transport`).
-    watching: Cell<bool>,
+    /// The DTLS transport watched for the remote's close (see `watch_transport`).
+    watched: RefCell<Option<sys::RtcDtlsTransport>>,
+    /// Whether a first offer/answer exchange completed: `negotiationneeded` is reported
+    /// only after it (see `Peer::new`).
+    agreed: Cell<bool>,
+    media: Media,
     me: Weak<PeerInner>,
     /// The last state reported as an event.
     reported: Cell<ConnectionState>,
@@ -108,6 +117,7 @@ impl Peer {
         })?;
 
         let (events, stream) = EventQueue::new();
+        let events = Rc::new(events);
         let inner = Rc::new_cyclic(|weak: &Weak<PeerInner>| {
             let target: &web_sys::EventTarget = &pc;
             let w = weak.clone();
@@ -161,6 +171,24 @@ impl Peer {
                 let channel = p.adopt(dc);
                 p.events.push(PeerEvent::DataChannel(channel));
             });
+            let w = weak.clone();
+            let on_track = Listener::new(target, "track", move |e| {
+                if let Some(p) = w.upgrade() {
+                    p.media.on_track_event(e.unchecked_ref::<RtcTrackEvent>());
+                }
+            });
+            let w = weak.clone();
+            // The browser asks for an offer whenever the session differs from the last
+            // agreement, including for what was created before the first offer (a data
+            // channel, tracks): those go in that offer, so only changes after the first
+            // agreement are reported, as natively. It never asks for a data channel
+            // once the session has one.
+            let on_negotiation = Listener::new(target, "negotiationneeded", move |_| {
+                let Some(p) = w.upgrade() else { return };
+                if p.agreed.get() && !p.closed.get() {
+                    p.events.push(PeerEvent::NegotiationNeeded);
+                }
+            });
             PeerInner {
                 pc: pc.clone(),
                 events,
@@ -171,10 +199,19 @@ impl Peer {
                 remote_max_message_size: Cell::new(None),
                 channels: RefCell::new(Vec::new()),
                 closed: Cell::new(false),
-                watching: Cell::new(false),
+                watched: RefCell::new(None),
+                agreed: Cell::new(false),
+                media: Media::default(),
                 me: weak.clone(),
                 reported: Cell::new(ConnectionState::New),
-                listeners: RefCell::new(vec![on_candidate, on_server_error, on_state, on_channel]),
+                listeners: RefCell::new(vec![
+                    on_candidate,
+                    on_server_error,
+                    on_state,
+                    on_channel,
+                    on_track,
+                    on_negotiation,
+                ]),
             }
         });
         Ok(Self { inner })
@@ -207,10 +244,22 @@ impl Peer {
             return Err(Error::InvalidSdp("accept_offer was given an answer".into()));
         }
         p.set_remote(&offer).await?;
-        let answer = call(p.pc.create_answer()).await.map_err(|e| p.fail(e))?;
-        call(p.pc.set_local_description(&answer))
-            .await
-            .map_err(|e| p.fail(e))?;
+        let events = Rc::downgrade(&p.events);
+        let added = p.media.adopt_remote(&p.pc, &offer.sdp, &events);
+        let answered = async {
+            let answer = call(p.pc.create_answer()).await?;
+            call(p.pc.set_local_description(&answer)).await
+        }
+        .await;
+        p.media.refresh(&p.pc);
+        // Announced with the answer set, so their send codec is known; also when the
+        // answer failed: the browser keeps the transceivers either way.
+        for track in added {
+            p.events.push(PeerEvent::Track(track));
+        }
+        answered.map_err(|e| p.fail(e))?;
+        p.agreed.set(true);
+        p.watch_transport();
         p.local_description(SdpType::Answer)
     }
 
@@ -226,7 +275,11 @@ impl Peer {
                 "accept_answer needs a pending offer: call create_offer first".into(),
             ));
         }
-        p.set_remote(&answer).await
+        p.set_remote(&answer).await?;
+        p.media.refresh(&p.pc);
+        p.agreed.set(true);
+        p.watch_transport();
+        Ok(())
     }
 
     /// Adds a remote candidate; an empty candidate string (end of candidates) is accepted.
@@ -318,11 +371,12 @@ impl Peer {
         Ok(p.adopt(dc))
     }
 
-    /// See `unipeer::Peer::add_track`.
-    pub async fn add_track(&self, _init: unipeer_core::TrackInit) -> Result<Track> {
-        Err(Error::Unsupported(
-            "media tracks are not implemented in the browser backend yet".into(),
-        ))
+    /// See `unipeer::Peer::add_track`: a transceiver (see `media.rs`). On a negotiated
+    /// peer the browser's `negotiationneeded` follows as `PeerEvent::NegotiationNeeded`.
+    pub async fn add_track(&self, init: unipeer_core::TrackInit) -> Result<Track> {
+        let p = &self.inner;
+        p.check_open()?;
+        p.media.add(&p.pc, init, Rc::downgrade(&p.events))
     }
 
     /// The peer's events; every call reads the same queue.
@@ -350,6 +404,21 @@ impl Drop for Peer {
     fn drop(&mut self) {
         self.inner.shut_down();
     }
+}
+
+/// The DTLS transport under the data channels, or under the first live media section
+/// (everything is bundled on one transport); `None` before a description gives one.
+fn current_transport(pc: &sys::RtcPeerConnection) -> Option<sys::RtcDtlsTransport> {
+    if let Some(sctp) = pc.sctp() {
+        return Some(sctp.transport());
+    }
+    pc.get_transceivers().iter().find_map(|t| {
+        let t: RtcRtpTransceiver = t.unchecked_into();
+        if t.current_direction().as_deref() == Some("stopped") {
+            return None;
+        }
+        t.sender().transport()
+    })
 }
 
 fn candidate_init(line: &str, c: &IceCandidate) -> Object {
@@ -418,7 +487,6 @@ impl PeerInner {
             }
         }
         self.remote_max_message_size.set(Some(max));
-        self.watch_transport();
         self.channels.borrow_mut().retain(|c| match c.upgrade() {
             Some(c) => {
                 c.set_max_message_size(max);
@@ -444,30 +512,37 @@ impl PeerInner {
                 _ => true,
             })
             .collect();
+        let sdp = self.media.outgoing(&sdp);
         Ok(SessionDescription {
             kind,
             sdp: limit_max_message_size(&sdp, self.local_max_message_size),
         })
     }
 
-    /// Watches the DTLS transport under the data channels: the remote's close (its DTLS
+    /// Watches the DTLS transport the session runs over: the remote's close (its DTLS
     /// close_notify) closes this peer. The browser's `connectionState` stays "connected"
     /// then (and turns "failed" only ~15 s later), so this is what tells the remote's close.
+    ///
+    /// Called once an offer/answer exchange completed, not before: until then a section's
+    /// transport may be provisional. An answerer's SCTP transport after the remote's offer
+    /// is the data section's own; when the answer bundles everything on the first (media)
+    /// section, Chromium closes that one during `setLocalDescription` while `pc.sctp` still
+    /// returns it, and then replaces it. Only the current transport's close counts.
     fn watch_transport(&self) {
-        if self.watching.get() {
+        let Some(dtls) = current_transport(&self.pc) else {
+            return;
+        };
+        if self.watched.borrow().as_ref() == Some(&dtls) {
             return;
         }
-        let Some(sctp) = self.pc.sctp() else { return };
-        let dtls = sctp.transport();
-        self.watching.set(true);
+        *self.watched.borrow_mut() = Some(dtls.clone());
         let me = self.me.clone();
         let d = dtls.clone();
         let on_dtls = Listener::new(&dtls, "statechange", move |_| {
-            if d.state() == "closed" {
-                if let Some(p) = me.upgrade() {
-                    // Its listeners stay until the peer drops: this very one is running.
-                    p.shut_down();
-                }
+            let Some(p) = me.upgrade() else { return };
+            if d.state() == "closed" && current_transport(&p.pc).as_ref() == Some(&d) {
+                // Its listeners stay until the peer drops: this very one is running.
+                p.shut_down();
             }
         });
         self.listeners.borrow_mut().push(on_dtls);
@@ -493,162 +568,13 @@ impl PeerInner {
                 c.closed();
             }
         }
+        // Every track ends, each with its event, before the peer's own.
+        self.media.end_all();
         if self.reported.replace(ConnectionState::Closed) != ConnectionState::Closed {
             self.events
                 .push(PeerEvent::ConnectionStateChange(ConnectionState::Closed));
         }
         self.events.push(PeerEvent::Closed);
         self.events.close();
-    }
-}
-
-/// Whether a local candidate is announced under the peer's host-candidate policy: host
-/// candidates only on the chosen addresses, every other type (reflexive, relayed) always.
-fn announced(policy: &HostCandidates, candidate: &str) -> bool {
-    // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type>
-    let mut fields = candidate.split_ascii_whitespace();
-    let address = fields.nth(4);
-    if fields.nth(2) != Some("host") {
-        return true;
-    }
-    let Some(address) = address else { return true };
-    match policy {
-        // The browser writes addresses in their canonical form (RFC 5952 for IPv6). A browser
-        // without special flags gathers no loopback candidate at all but hides this
-        // machine's addresses behind `<uuid>.local` names, which only nearby peers resolve:
-        // those are kept too, so two peers of one page still meet.
-        HostCandidates::Loopback => {
-            address.starts_with("127.") || address == "::1" || address.ends_with(".local")
-        }
-        HostCandidates::Addresses(list) => list.iter().any(|ip| same_address(ip, address)),
-        _ => true,
-    }
-}
-
-/// Whether `text` (an address in a candidate) is `ip`, without `IpAddr::from_str` (whose
-/// parser is a large part of a small wasm module).
-fn same_address(ip: &std::net::IpAddr, text: &str) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            let mut octets = text.split('.').map(|o| o.parse::<u8>().ok());
-            v4.octets().iter().all(|&o| octets.next() == Some(Some(o))) && octets.next().is_none()
-        }
-        std::net::IpAddr::V6(v6) => {
-            let groups = |part: &str| -> Option<Vec<u16>> {
-                if part.is_empty() {
-                    return Some(Vec::new());
-                }
-                part.split(':')
-                    .map(|g| u16::from_str_radix(g, 16).ok())
-                    .collect()
-            };
-            let (head, tail, gap) = match text.as_bytes().windows(2).position(|w| w == b"::") {
-                Some(i) => (&text[..i], &text[i + 2..], true),
-                None => (text, "", false),
-            };
-            let (Some(mut all), Some(tail)) = (groups(head), groups(tail)) else {
-                return false;
-            };
-            match (gap, all.len() + tail.len()) {
-                // "::" stands for at least one group of zeros.
-                (true, n) if n <= 7 => all.resize(8 - tail.len(), 0),
-                (false, 8) => {}
-                _ => return false,
-            }
-            all.extend(tail);
-            all == v6.segments()
-        }
-    }
-}
-
-/// Lowers the SDP's `a=max-message-size` to `limit` (never raises it: the browser receives
-/// no more than it advertised).
-fn limit_max_message_size(sdp: &str, limit: usize) -> String {
-    let line = format!("a=max-message-size:{limit}\r\n");
-    // No line means 65536: then say a lower limit after the SCTP port.
-    let absent = !sdp.lines().any(|l| l.starts_with("a=max-message-size:"));
-    let mut out = String::with_capacity(sdp.len() + line.len());
-    for l in sdp.split_inclusive('\n') {
-        match l.trim_ascii_end().strip_prefix("a=max-message-size:") {
-            Some(v) => {
-                let current = match v.trim_ascii().parse::<u64>() {
-                    Ok(0) | Err(_) => usize::MAX,
-                    Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
-                };
-                out.push_str(if limit < current { &line } else { l });
-            }
-            None => {
-                out.push_str(l);
-                if absent && limit < 65_536 && l.starts_with("a=sctp-port:") {
-                    out.push_str(&line);
-                }
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test;
-
-    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
-
-    #[wasm_bindgen_test]
-    fn loopback_policy_keeps_loopback_and_mdns_host_candidates() {
-        let c =
-            |addr: &str, typ: &str| format!("candidate:1 1 udp 2122194687 {addr} 5000 typ {typ}");
-        let p = HostCandidates::Loopback;
-        assert!(announced(&p, &c("127.0.0.1", "host")));
-        assert!(announced(&p, &c("::1", "host")));
-        assert!(announced(
-            &p,
-            &c("0b7c9a8e-1f7a-4c1e-9d3c-2a5b6c7d8e9f.local", "host")
-        ));
-        assert!(!announced(&p, &c("192.0.2.2", "host")));
-        assert!(!announced(&p, &c("fd00::2", "host")));
-        assert!(
-            announced(&p, &c("198.51.100.7", "srflx")),
-            "only host candidates are filtered"
-        );
-        assert!(announced(
-            &HostCandidates::AllInterfaces,
-            &c("192.0.2.2", "host")
-        ));
-        let only = HostCandidates::Addresses(vec!["fd00::2".parse().unwrap()]);
-        assert!(announced(&only, &c("fd00::2", "host")));
-        assert!(!announced(&only, &c("fd00::3", "host")));
-    }
-
-    #[wasm_bindgen_test]
-    fn addresses_compare_like_parsed_ones() {
-        let same = |ip: &str, text: &str| same_address(&ip.parse().unwrap(), text);
-        assert!(same("192.0.2.2", "192.0.2.2"));
-        assert!(!same("192.0.2.2", "192.0.2.22"));
-        assert!(!same("192.0.2.2", "192.0.2"));
-        assert!(same("::1", "::1"));
-        assert!(same("fe80::fc:ff:fe00:1", "fe80::fc:ff:fe00:1"));
-        assert!(same("2001:db8::", "2001:db8::"));
-        assert!(same("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"));
-        assert!(!same("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7"));
-        assert!(!same("::1", "::2"));
-        assert!(!same("::1", "x.local"));
-    }
-
-    #[wasm_bindgen_test]
-    fn max_message_size_is_only_lowered() {
-        let sdp = "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n";
-        let lower = limit_max_message_size(sdp, 65_536);
-        assert_eq!(SessionDescription::offer(lower).max_message_size(), 65_536);
-        let same = limit_max_message_size(sdp, 1 << 20);
-        assert_eq!(same, sdp, "never raised above what the browser takes");
-        let absent = "a=sctp-port:5000\r\na=mid:0\r\n";
-        let added = limit_max_message_size(absent, 4096);
-        assert_eq!(
-            added,
-            "a=sctp-port:5000\r\na=max-message-size:4096\r\na=mid:0\r\n"
-        );
-        assert_eq!(limit_max_message_size(absent, 1 << 20), absent);
     }
 }

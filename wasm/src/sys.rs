@@ -84,7 +84,7 @@ extern "C" {
 
     /// `RTCDtlsTransport`.
     #[wasm_bindgen(extends = EventTarget, js_name = RTCDtlsTransport)]
-    #[derive(Clone)]
+    #[derive(Clone, PartialEq)]
     pub type RtcDtlsTransport;
 
     #[wasm_bindgen(method, getter)]

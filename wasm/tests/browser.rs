@@ -166,3 +166,38 @@ async fn a_thousand_peers_leave_no_listeners_or_memory_behind() {
         "wasm memory grew by {growth} bytes over 1,000 peers"
     );
 }
+
+/// Tracks hold listeners on their receiver tracks; they belong to the peer: closing or
+/// dropping it removes them even while the application still holds track handles, which
+/// then report `Ended`.
+#[wasm_bindgen_test]
+async fn tracks_leave_no_listeners_behind() {
+    use unipeer_core::{MediaKind, TrackDirection, TrackInit, TrackState};
+    let mut kept = Vec::new();
+    for round in 0..10 {
+        let a = Peer::new(loopback()).expect("peer a");
+        let b = Peer::new(loopback()).expect("peer b");
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            let init = TrackInit::new(kind, TrackDirection::SendRecv);
+            kept.push(a.add_track(init).await.expect("track"));
+        }
+        let offer = a.create_offer().await.expect("offer");
+        let answer = b.accept_offer(offer).await.expect("answer");
+        a.accept_answer(answer).await.expect("accept answer");
+        let events = b.events();
+        while let Some(e) = events.try_next_event() {
+            if let PeerEvent::Track(t) = e {
+                kept.push(t);
+            }
+        }
+        assert_eq!(kept.len(), (round + 1) * 4, "both tracks reached b");
+        // Three per track (mute, unmute, ended) and at least six per peer.
+        assert!(live_listeners() >= 4 * 3 + 2 * 6, "{}", live_listeners());
+        if round % 2 == 0 {
+            a.close().await;
+        }
+        drop((a, b));
+        assert_eq!(live_listeners(), 0, "round {round}");
+    }
+    assert!(kept.iter().all(|t| t.state() == TrackState::Ended));
+}

@@ -79,7 +79,9 @@ impl Track {
         BackendTrack::stop(&self.inner).await
     }
 
-    /// The track's statistics.
+    /// The track's statistics. In the browser they come from the sender's and receiver's
+    /// `getStats()` (video frames are encoded/decoded frames, audio counts one frame per
+    /// packet, as natively).
     pub async fn stats(&self) -> Result<TrackStats> {
         BackendTrack::stats(&self.inner).await
     }
