@@ -29,7 +29,7 @@ impl Session {
     pub(super) fn fail(&mut self) {
         self.disconnected_since = None;
         self.channels.close_all();
-        self.media.end_all();
+        self.media.end_all(&self.events);
         self.set_state(ConnectionState::Failed);
         self.rtc.disconnect();
     }
@@ -58,7 +58,7 @@ impl Session {
     /// Tells the application: channels closed, state `Closed`, the last event.
     pub(super) fn finish_close(&mut self) {
         self.channels.close_all();
-        self.media.end_all();
+        self.media.end_all(&self.events);
         self.set_state(ConnectionState::Closed);
         self.events.push(PeerEvent::Closed);
         self.events.close();
@@ -69,7 +69,7 @@ impl Session {
         tracing::warn!(peer = self.id, %error, "peer ended by a fault in the WebRTC stack");
         self.events.push(PeerEvent::Error(error));
         self.channels.close_all();
-        self.media.end_all();
+        self.media.end_all(&self.events);
         if !self.state.is_terminal() {
             self.state = ConnectionState::Failed;
             self.shared.set_state(ConnectionState::Failed);

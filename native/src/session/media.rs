@@ -352,6 +352,7 @@ impl Media {
         key: TrackKey,
         cmd: TrackCommand,
         now: Instant,
+        events: &Events,
     ) {
         let rtp_mode = self.rtp_mode;
         let Some(e) = self.entry(key) else {
@@ -402,16 +403,24 @@ impl Media {
             }
             TrackCommand::Stop(reply) => {
                 e.stop_pending = true;
-                e.shared.set_state(TrackState::Ended);
+                if e.shared.set_state(TrackState::Ended) {
+                    if let Some(mid) = e.mid {
+                        events.push(track_state(mid, TrackState::Ended));
+                    }
+                }
                 let _ = reply.send(Ok(()));
             }
         }
     }
 
-    /// The peer closed: every track ends.
-    pub(super) fn end_all(&mut self) {
+    /// The peer closed: every track ends (reported before the peer's `Closed`).
+    pub(super) fn end_all(&mut self, events: &Events) {
         for e in &self.entries {
-            e.shared.set_state(TrackState::Ended);
+            if e.shared.set_state(TrackState::Ended) {
+                if let Some(mid) = e.mid {
+                    events.push(track_state(mid, TrackState::Ended));
+                }
+            }
         }
     }
 }

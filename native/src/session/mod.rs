@@ -225,7 +225,8 @@ impl Session {
                 self.announce_negotiation();
             }
             Command::Track(key, cmd) => {
-                self.media.command(&mut self.rtc, key, cmd, now);
+                self.media
+                    .command(&mut self.rtc, key, cmd, now, &self.events);
                 self.announce_negotiation();
             }
             Command::Send(key, msg) => self.channels.enqueue(key, msg),

@@ -87,8 +87,12 @@ impl Track {
         self.shared.remote_ids()
     }
 
-    /// See `unipeer::Track::send_codec`.
+    /// See `unipeer::Track::send_codec`: `None` while nothing is sent (an ended track, or
+    /// a direction that does not send).
     pub fn send_codec(&self) -> Option<Codec> {
+        if self.shared.state() == TrackState::Ended || !self.shared.direction().sends() {
+            return None;
+        }
         self.shared.send_codec()
     }
 
