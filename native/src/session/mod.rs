@@ -6,6 +6,7 @@ mod codec_prefs;
 mod held;
 mod lifecycle;
 mod media;
+mod media_convert;
 mod negotiation;
 mod shared;
 
