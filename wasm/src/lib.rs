@@ -24,11 +24,19 @@ mod candidates;
 mod channel;
 mod error;
 mod listener;
+#[cfg(feature = "media")]
+mod media;
+#[cfg(not(feature = "media"))]
+#[path = "media_off.rs"]
 mod media;
 mod peer;
+// Without `media`, the parts of these only tracks use are left unused (and out of the
+// module): allowed rather than sprinkled with cfgs.
+#[cfg_attr(not(feature = "media"), allow(dead_code))]
 mod sdp;
 mod sys;
 mod sys_media;
+#[cfg_attr(not(feature = "media"), allow(dead_code))]
 mod track;
 mod track_stats;
 

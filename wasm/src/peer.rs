@@ -17,6 +17,7 @@ use crate::listener::Listener;
 use crate::media::Media;
 use crate::sdp::limit_max_message_size;
 use crate::sys;
+#[cfg(feature = "media")]
 use crate::sys_media::{RtcRtpTransceiver, RtcTrackEvent};
 use crate::track::{Events, Track};
 
@@ -171,24 +172,28 @@ impl Peer {
                 let channel = p.adopt(dc);
                 p.events.push(PeerEvent::DataChannel(channel));
             });
-            let w = weak.clone();
-            let on_track = Listener::new(target, "track", move |e| {
-                if let Some(p) = w.upgrade() {
-                    p.media.on_track_event(e.unchecked_ref::<RtcTrackEvent>());
-                }
-            });
+            let mut listeners = vec![on_candidate, on_server_error, on_state, on_channel];
+            #[cfg(feature = "media")]
+            {
+                let w = weak.clone();
+                listeners.push(Listener::new(target, "track", move |e| {
+                    if let Some(p) = w.upgrade() {
+                        p.media.on_track_event(e.unchecked_ref::<RtcTrackEvent>());
+                    }
+                }));
+            }
             let w = weak.clone();
             // The browser asks for an offer whenever the session differs from the last
             // agreement, including for what was created before the first offer (a data
             // channel, tracks): those go in that offer, so only changes after the first
             // agreement are reported, as natively. It never asks for a data channel
             // once the session has one.
-            let on_negotiation = Listener::new(target, "negotiationneeded", move |_| {
+            listeners.push(Listener::new(target, "negotiationneeded", move |_| {
                 let Some(p) = w.upgrade() else { return };
                 if p.agreed.get() && !p.closed.get() {
                     p.events.push(PeerEvent::NegotiationNeeded);
                 }
-            });
+            }));
             PeerInner {
                 pc: pc.clone(),
                 events,
@@ -204,14 +209,7 @@ impl Peer {
                 media: Media::default(),
                 me: weak.clone(),
                 reported: Cell::new(ConnectionState::New),
-                listeners: RefCell::new(vec![
-                    on_candidate,
-                    on_server_error,
-                    on_state,
-                    on_channel,
-                    on_track,
-                    on_negotiation,
-                ]),
+                listeners: RefCell::new(listeners),
             }
         });
         Ok(Self { inner })
@@ -412,6 +410,18 @@ fn current_transport(pc: &sys::RtcPeerConnection) -> Option<sys::RtcDtlsTranspor
     if let Some(sctp) = pc.sctp() {
         return Some(sctp.transport());
     }
+    // A media-only session (only with the `media` feature: without it this peer makes
+    // no media sections, and a remote's are not its business).
+    media_transport(pc)
+}
+
+#[cfg(not(feature = "media"))]
+fn media_transport(_pc: &sys::RtcPeerConnection) -> Option<sys::RtcDtlsTransport> {
+    None
+}
+
+#[cfg(feature = "media")]
+fn media_transport(pc: &sys::RtcPeerConnection) -> Option<sys::RtcDtlsTransport> {
     pc.get_transceivers().iter().find_map(|t| {
         let t: RtcRtpTransceiver = t.unchecked_into();
         if t.current_direction().as_deref() == Some("stopped") {

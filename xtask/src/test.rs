@@ -137,6 +137,19 @@ fn wasm() -> Result<String> {
             .args(WASM_PACKAGES)
             .args(["--", "-D", "warnings"]),
     );
+    // Data-channel-only builds leave the browser's media code out (feature `media`).
+    steps.run(
+        "wasm32 clippy without media",
+        wasm::cargo(toolchain, "clippy")
+            .args([
+                "-p",
+                "unipeer",
+                "-p",
+                "unipeer-wasm",
+                "--no-default-features",
+            ])
+            .args(["--", "-D", "warnings"]),
+    );
     steps.run(
         "wasm32 build",
         wasm::cargo(toolchain, "build").args(WASM_PACKAGES),

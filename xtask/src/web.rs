@@ -55,6 +55,10 @@ fn build_wasm(toolchain: Toolchain, example: &str) -> Result<PathBuf> {
     let profile = "wasm-size";
     let mut build = wasm::cargo(toolchain, "build");
     build.args(["-p", PACKAGE, "--example", example, "--profile", profile]);
+    if example == EXAMPLE {
+        // The smallest data-channel app, as an application without media builds it.
+        build.arg("--no-default-features");
+    }
     // The profile lives here, not in the workspace's Cargo.toml: only this build uses it.
     for setting in [
         "inherits=\"release\"",
