@@ -12,7 +12,7 @@
 //! - **Natively** a track carries *encoded* frames (str0m's frame model):
 //!   `write_frame(data, timestamp)` sends a VP8 picture or an Opus packet, `next_frame()`
 //!   receives one, and keyframe requests (PLI/FIR) go both ways with `request_keyframe()`
-//!   and `next_keyframe_request()`. [`file`] reads and writes IVF and Ogg Opus files.
+//!   and `next_keyframe_request()`. [`file`](mod@file) reads and writes IVF and Ogg Opus files.
 //! - **In the browser** a track carries a `web_sys::MediaStreamTrack`: `set_source` attaches
 //!   a camera, microphone or canvas capture; `remote_track()`/`remote_stream()` give what
 //!   the remote sends, to play in a `<video>` or `<audio>` element.
