@@ -10,6 +10,7 @@
 
 use futures::StreamExt;
 use unipeer::{DataChannelInit, HostCandidates, Message, Peer, PeerConfig, PeerEvent};
+use unipeer_examples::{print_line, run};
 
 fn main() {
     run(hello());
@@ -62,39 +63,4 @@ async fn hello() -> unipeer::Result<()> {
     alice.close().await;
     print_line("done");
     Ok(())
-}
-
-/// Runs the example to the end natively; exits non-zero if it failed.
-#[cfg(not(target_arch = "wasm32"))]
-fn run(example: impl std::future::Future<Output = unipeer::Result<()>>) {
-    if let Err(e) = futures::executor::block_on(example) {
-        print_line(&format!("failed: {e}"));
-        std::process::exit(1);
-    }
-}
-
-/// Starts the example on the page's event loop (the browser never blocks).
-#[cfg(target_arch = "wasm32")]
-fn run(example: impl std::future::Future<Output = unipeer::Result<()>> + 'static) {
-    wasm_bindgen_futures::spawn_local(async {
-        if let Err(e) = example.await {
-            print_line(&format!("failed: {e}"));
-        }
-    });
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn print_line(line: &str) {
-    println!("{line}");
-}
-
-/// `console.log`; the example's page (examples/web/hello.html) also shows it.
-#[cfg(target_arch = "wasm32")]
-fn print_line(line: &str) {
-    #[wasm_bindgen::prelude::wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_namespace = console)]
-        fn log(line: &str);
-    }
-    log(line);
 }

@@ -22,6 +22,7 @@ use futures::{FutureExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use unipeer::rpc::{Rpc, RpcConfig, RpcError};
 use unipeer::{Mesh, MeshConfig, MeshEvent};
+use unipeer_examples::{print_line, run};
 
 /// What `info` returns.
 #[derive(Debug, Serialize, Deserialize)]
@@ -198,11 +199,7 @@ impl Args {
 impl Args {
     /// `?url=URL&room=ROOM` in the page's address (read by the page, examples/web/rpc.html).
     fn get() -> Result<Self, String> {
-        #[wasm_bindgen::prelude::wasm_bindgen]
-        extern "C" {
-            #[wasm_bindgen(js_name = unipeerPageArg)]
-            fn page_arg(name: &str) -> String;
-        }
+        use unipeer_examples::page_arg;
         let (url, room) = (page_arg("url"), page_arg("room"));
         if url.is_empty() || room.is_empty() {
             return Err("open the page with ?url=ws://HOST:PORT&room=ROOM".into());
@@ -227,39 +224,4 @@ fn peer_config(args: &Args) -> unipeer::PeerConfig {
 #[cfg(target_arch = "wasm32")]
 fn peer_config(_: &Args) -> unipeer::PeerConfig {
     unipeer::PeerConfig::default()
-}
-
-/// Runs the node natively; exits non-zero if it failed.
-#[cfg(not(target_arch = "wasm32"))]
-fn run(node: impl std::future::Future<Output = Result<(), String>>) {
-    if let Err(e) = futures::executor::block_on(node) {
-        print_line(&format!("failed: {e}"));
-        std::process::exit(1);
-    }
-}
-
-/// Starts the node on the page's event loop.
-#[cfg(target_arch = "wasm32")]
-fn run(node: impl std::future::Future<Output = Result<(), String>> + 'static) {
-    wasm_bindgen_futures::spawn_local(async {
-        if let Err(e) = node.await {
-            print_line(&format!("failed: {e}"));
-        }
-    });
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn print_line(line: &str) {
-    println!("{line}");
-}
-
-/// `console.log`; the page (examples/web/rpc.html) also shows it.
-#[cfg(target_arch = "wasm32")]
-fn print_line(line: &str) {
-    #[wasm_bindgen::prelude::wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_namespace = console)]
-        fn log(line: &str);
-    }
-    log(line);
 }

@@ -19,7 +19,7 @@ use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tracing::debug;
 use unipeer_core::{ConnectionState, DataChannelLimits, Error, EventQueue, PeerEvent};
 
-use crate::command::{Command, PeerId};
+use crate::command::{Command, PeerId, TrackCommand};
 use crate::driver::DriverHandle;
 use crate::ice::{GatherInput, Gatherer, IcePlan};
 use crate::DataChannel;
@@ -226,9 +226,14 @@ impl Session {
                 self.announce_negotiation();
             }
             Command::Track(key, cmd) => {
+                // Frame writes (the hot path) change nothing that needs an offer.
+                let renegotiates =
+                    matches!(cmd, TrackCommand::SetDirection(..) | TrackCommand::Stop(_));
                 self.media
                     .command(&mut self.rtc, key, cmd, now, &self.events);
-                self.announce_negotiation();
+                if renegotiates {
+                    self.announce_negotiation();
+                }
             }
             Command::Send(key, msg) => self.channels.enqueue(key, msg),
             Command::CloseChannel(key) => self.channels.request_close(key),

@@ -14,7 +14,8 @@ impl Track {
     /// Fails with [`Error::TrackNotReady`](crate::Error::TrackNotReady) before the track is
     /// negotiated or on a track that does not send, and with
     /// [`Error::TrackEnded`](crate::Error::TrackEnded) once it is stopped. Frames written
-    /// before the connection is up are dropped, as a browser drops a camera's frames then.
+    /// before the connection is up may be lost (a sender starts with a keyframe once it
+    /// is), as a browser's camera frames are then.
     /// Native only; in the browser attach a `MediaStreamTrack` with `set_source`.
     pub async fn write_frame(&self, data: impl Into<Vec<u8>>, timestamp: Duration) -> Result<()> {
         self.inner.write_frame(None, data.into(), timestamp).await
