@@ -2,6 +2,8 @@
 //!
 //! The library holds what several examples share.
 
+#[cfg(all(feature = "media", not(target_arch = "wasm32")))]
+pub mod clip;
 #[cfg(not(target_arch = "wasm32"))]
 mod node;
 mod program;

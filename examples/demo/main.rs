@@ -14,8 +14,13 @@
 //! `state: {json}` lines, for tools), `--at EPOCH_MS` (join at that time),
 //! `--rejoin-after N` (leave and join again once N peers are verified), `--no-tick`
 //! (no pings or mesh-view broadcasts), `--bench BYTES:SIZE[:CONNECTS]` (lead a benchmark
-//! against the first peer: connect CONNECTS times, then pull and push BYTES).
+//! against the first peer: connect CONNECTS times, then pull and push BYTES),
+//! `--video FILE.ivf` (play that clip, looped, to every peer on a video track).
+//!
+//! In the page, the camera button sends the camera to every peer (`camera=1` in the
+//! address starts it at once), and the video peers send plays in the Video section.
 
+mod media;
 mod node;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -35,20 +40,33 @@ mod native {
     use std::io::{BufRead, Write};
     use std::time::Duration;
 
+    use std::path::Path;
+    use std::rc::Rc;
+
     use futures::channel::mpsc;
     use serde_json::Value;
+    use unipeer::Track;
+    use unipeer_examples::clip::Clip;
 
+    use crate::media::{Input, Screen, Source};
     use crate::node::{self, Bench, Options};
 
     pub const USAGE: &str = "\
 usage: demo --url ws://HOST:PORT --room ROOM [--name NAME] [--token TOKEN] [--loopback]
             [--report] [--at EPOCH_MS] [--rejoin-after N] [--no-tick]
-            [--bench BYTES:SIZE[:CONNECTS]]
+            [--bench BYTES:SIZE[:CONNECTS]] [--video FILE.ivf]
 
-A demo mesh node: chats with the other nodes of ROOM (type a line to send it).";
+A demo mesh node: chats with the other nodes of ROOM (type a line to send it), and plays
+the --video clip to each of them.";
 
     struct Terminal {
         report: bool,
+    }
+
+    /// Natively the video peers send is read and counted, not shown.
+    impl Screen for Terminal {
+        fn show(&self, _key: &str, _peer: &str, _track: &Track) {}
+        fn hide(&self, _key: &str) {}
     }
 
     impl node::Ui for Terminal {
@@ -70,7 +88,7 @@ A demo mesh node: chats with the other nodes of ROOM (type a line to send it).";
         std::thread::spawn(move || {
             for line in std::io::stdin().lock().lines() {
                 let Ok(line) = line else { break };
-                if tx.unbounded_send(line).is_err() {
+                if tx.unbounded_send(Input::Chat(line)).is_err() {
                     break;
                 }
             }
@@ -84,7 +102,7 @@ A demo mesh node: chats with the other nodes of ROOM (type a line to send it).";
     ) -> Result<Option<(Options, bool)>, String> {
         let (mut url, mut room, mut token, mut name) = (None, None, None, None);
         let (mut loopback, mut report, mut tick) = (false, false, true);
-        let (mut at, mut rejoin_after, mut bench) = (None, None, None);
+        let (mut at, mut rejoin_after, mut bench, mut video) = (None, None, None, Source::None);
         while let Some(arg) = it.next() {
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -105,6 +123,7 @@ A demo mesh node: chats with the other nodes of ROOM (type a line to send it).";
                 "--loopback" => loopback = true,
                 "--report" => report = true,
                 "--no-tick" => tick = false,
+                "--video" => video = Source::Clip(Rc::new(Clip::ivf(Path::new(&value()?))?)),
                 "--at" => at = Some(number(value()?)?),
                 "--rejoin-after" => rejoin_after = Some(number(value()?)? as usize),
                 "--bench" => {
@@ -140,6 +159,7 @@ A demo mesh node: chats with the other nodes of ROOM (type a line to send it).";
             rejoin_after,
             tick: tick.then_some(Duration::from_secs(1)),
             bench,
+            video,
         };
         Ok(Some((options, report)))
     }
@@ -157,6 +177,7 @@ fn main() {
     use unipeer::HostCandidates;
     use wasm_bindgen::prelude::*;
 
+    use media::{Input, Screen, Source};
     use node::{Bench, Options};
 
     #[wasm_bindgen]
@@ -169,6 +190,12 @@ fn main() {
         fn show_state(state: &str);
         #[wasm_bindgen(js_name = unipeerOnInput)]
         fn on_input(send: &Closure<dyn FnMut(String)>);
+        #[wasm_bindgen(js_name = unipeerOnCamera)]
+        fn on_camera(send: &Closure<dyn FnMut(Option<web_sys::MediaStreamTrack>)>);
+        #[wasm_bindgen(js_name = unipeerShowTrack)]
+        fn show_track(key: &str, peer: &str, kind: &str, stream: Option<web_sys::MediaStream>);
+        #[wasm_bindgen(js_name = unipeerHideTrack)]
+        fn hide_track(key: &str);
     }
 
     struct Page;
@@ -178,6 +205,14 @@ fn main() {
         }
         fn state(&self, state: &Value) {
             show_state(&state.to_string());
+        }
+    }
+    impl Screen for Page {
+        fn show(&self, key: &str, peer: &str, track: &unipeer::Track) {
+            show_track(key, peer, media::kind(track.kind()), track.remote_stream());
+        }
+        fn hide(&self, key: &str) {
+            hide_track(key);
         }
     }
 
@@ -211,12 +246,22 @@ fn main() {
             size: number("bench_size").unwrap_or(16384.0) as usize,
             connects: number("bench_connects").unwrap_or(1.0) as usize,
         }),
+        // The camera comes later, when the page hands it over.
+        video: Source::None,
     };
     let (tx, rx) = mpsc::unbounded();
+    let chat = tx.clone();
     let send = Closure::<dyn FnMut(String)>::new(move |line: String| {
-        let _ = tx.unbounded_send(line);
+        let _ = chat.unbounded_send(Input::Chat(line));
+    });
+    let camera = Closure::<dyn FnMut(Option<web_sys::MediaStreamTrack>)>::new(move |track| {
+        let _ = tx.unbounded_send(Input::Camera(track));
     });
     on_input(&send);
-    send.forget(); // the page keeps it for its lifetime
-    wasm_bindgen_futures::spawn_local(node::run(options, Page, rx));
+    on_camera(&camera);
+    wasm_bindgen_futures::spawn_local(async move {
+        node::run(options, Page, rx).await;
+        // The page may call them until the node stops.
+        drop((send, camera));
+    });
 }

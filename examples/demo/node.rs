@@ -10,6 +10,9 @@
 //! - answers benchmark requests (send N bytes in messages of S bytes; count N bytes and
 //!   acknowledge), and can lead a benchmark against the first peer that connects.
 //!
+//! Beside the channel, it sends its video (a clip natively, the camera in a page) to every
+//! peer on a track of the link, and shows or reads the video peers send (`media.rs`).
+//!
 //! Wire format on channel 0: text messages are JSON objects with a `type` (`chat`, `state`,
 //! `bench_send`, `bench_expect`, `bench_done`) and the sender's `from` id; binary messages
 //! start with a tag byte: `P` a ping (`P`, origin id length, origin id, f64 send time), `B`
@@ -25,6 +28,8 @@ use futures::stream::{self, FuturesUnordered, LocalBoxStream, SelectAll, StreamE
 use futures_timer::Delay;
 use serde_json::{json, Map, Value};
 use unipeer::{DataChannel, HostCandidates, Mesh, MeshConfig, MeshEvent, Message, PeerConfig};
+
+use crate::media::{Input, Media, Screen, Source};
 
 /// What this node is, as other nodes see it.
 const KIND: &str = if cfg!(target_arch = "wasm32") {
@@ -51,6 +56,8 @@ pub struct Options {
     pub tick: Option<Duration>,
     /// Lead a benchmark against the first peer that connects.
     pub bench: Option<Bench>,
+    /// What to send every peer on a video track.
+    pub video: Source,
 }
 
 /// A benchmark the node leads against the first peer that connects: the connect time
@@ -63,8 +70,8 @@ pub struct Bench {
     pub connects: usize,
 }
 
-/// Where a node shows what happens.
-pub trait Ui {
+/// Where a node shows what happens (and, in a page, the video peers send).
+pub trait Ui: Screen {
     /// A line for people.
     fn line(&self, line: &str);
     /// The node's whole state, as JSON (see [`Node::state`]).
@@ -72,7 +79,7 @@ pub trait Ui {
 }
 
 /// Runs the node until the mesh ends or fails; failures are shown through `ui`.
-pub async fn run(options: Options, ui: impl Ui, mut input: mpsc::UnboundedReceiver<String>) {
+pub async fn run(options: Options, ui: impl Ui, mut input: mpsc::UnboundedReceiver<Input>) {
     if let Some(at) = options.start_at_ms {
         let wait = at - platform::wall_ms();
         if wait > 0.0 {
@@ -181,6 +188,7 @@ struct Node {
     errors: Vec<String>,
     dirty: bool,
     published_ms: f64,
+    media: Media,
 }
 
 enum Step {
@@ -188,7 +196,8 @@ enum Step {
     Received(String, Message),
     WriterEnded(String, Option<String>),
     Tick,
-    Input(String),
+    Input(Input),
+    Media(crate::media::Done),
 }
 
 impl Node {
@@ -215,6 +224,7 @@ impl Node {
             errors: Vec::new(),
             dirty: true,
             published_ms: 0.0,
+            media: Media::new(options.video.clone()),
         }
     }
 
@@ -223,7 +233,7 @@ impl Node {
         &mut self,
         options: &Options,
         ui: &impl Ui,
-        input: &mut mpsc::UnboundedReceiver<String>,
+        input: &mut mpsc::UnboundedReceiver<Input>,
     ) -> Result<Next, String> {
         let config = MeshConfig {
             peer: PeerConfig {
@@ -264,7 +274,8 @@ impl Node {
                 (peer, message) = inbound.select_next_some() => Step::Received(peer, message),
                 (peer, result) = writers.select_next_some() => Step::WriterEnded(peer, result),
                 _ = tick => Step::Tick,
-                line = input.select_next_some() => Step::Input(line),
+                input = input.select_next_some() => Step::Input(input),
+                done = self.media.tasks.select_next_some() => Step::Media(done),
             };
             match step {
                 Step::Mesh(None) => {
@@ -273,14 +284,31 @@ impl Node {
                     self.publish(options, ui, true);
                     return Ok(Next::Stop);
                 }
+                Step::Mesh(Some(MeshEvent::Track { peer_id, track })) => {
+                    ui.line(&format!(
+                        "{peer_id} sends {}",
+                        crate::media::kind(track.kind())
+                    ));
+                    self.media.remote_track(&peer_id, track, ui);
+                    self.dirty = true;
+                }
                 Step::Mesh(Some(event)) => {
                     if let Some(channel) = self.on_mesh_event(event, join_started, ui) {
                         let (peer, channel) = channel;
                         let (tx, rx) = mpsc::unbounded();
                         writers.push(writer(peer.clone(), channel.clone(), rx));
                         inbound.push(received(peer.clone(), channel));
-                        self.on_connected(peer, tx, join_started, options);
+                        self.on_connected(peer.clone(), tx, join_started, options);
+                        if let Err(e) = self.media.connected(&mesh, &peer).await {
+                            ui.line(&e);
+                        }
                     }
+                }
+                Step::Media(done) => {
+                    if let Some(line) = self.media.done(done, ui) {
+                        ui.line(&line);
+                    }
+                    self.dirty = true;
                 }
                 Step::Received(peer, message) => self.on_message(&peer, message, ui),
                 Step::WriterEnded(peer, error) => {
@@ -289,12 +317,25 @@ impl Node {
                     }
                 }
                 Step::Tick => {
+                    self.media.refresh();
                     self.ping_all();
                     self.broadcast_view();
                     self.publish(options, ui, true);
                     tick = new_tick();
                 }
-                Step::Input(line) => self.say(&line, ui),
+                Step::Input(Input::Chat(line)) => self.say(&line, ui),
+                #[cfg(target_arch = "wasm32")]
+                Step::Input(Input::Camera(camera)) => {
+                    ui.line(if camera.is_some() {
+                        "sending the camera to every peer"
+                    } else {
+                        "camera off"
+                    });
+                    if let Err(e) = self.media.set_camera(&mesh, camera).await {
+                        ui.line(&format!("camera: {e}"));
+                    }
+                    self.dirty = true;
+                }
             }
             self.publish(options, ui, false);
             let verified = self.links.values().filter(|l| l.verified()).count();
@@ -309,6 +350,7 @@ impl Node {
                 self.joined = false;
                 self.publish(options, ui, true);
                 self.links.clear();
+                self.media.clear(ui);
                 drop(inbound);
                 drop(writers);
                 mesh.leave().await;
@@ -336,6 +378,7 @@ impl Node {
             }
             MeshEvent::PeerDisconnected { peer_id } => {
                 ui.line(&format!("disconnected from {peer_id}"));
+                self.media.disconnected(&peer_id, ui);
                 self.links.remove(&peer_id);
                 self.views.remove(&peer_id);
                 self.gone.push(peer_id);
@@ -634,6 +677,7 @@ impl Node {
             "gone": self.gone,
             "views": views,
             "chat": self.chat,
+            "media": self.media.json(),
             "bench": if matches!(self.lead, Lead::Done) && !self.bench.is_empty() {
                 Value::Object(self.bench.clone())
             } else {

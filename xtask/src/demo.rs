@@ -3,16 +3,21 @@
 //! Builds the demo node natively and for the browser (examples/demo/), starts the signaling
 //! server in this process, serves the web app on 127.0.0.1, starts a native node and prints
 //! the URL to open: each browser tab that opens it is one more node of the mesh. The page
-//! shows who is connected to whom, each link's RTT and bytes, and a chat; lines typed here
-//! are chat messages from the native node.
+//! shows who is connected to whom, each link's RTT and bytes, a chat, the native node's
+//! test video (tests/media/vp8.ivf, looped) and, after a click on its camera button, the
+//! cameras of the other pages; lines typed here are chat messages from the native node.
 //!
-//! `--headless` also opens two headless Chromium nodes, waits until the mesh is full (every
-//! pair connected and exchanging messages), sends a chat line from the native node and waits
-//! for both browsers to show it, then prints a summary and exits: 0 on success, non-zero with
-//! the reason otherwise. It keeps every node on loopback candidates.
+//! `--headless` also opens two headless Chromium nodes, the first sending its (fake)
+//! camera, waits until the mesh is full (every pair connected and exchanging messages),
+//! sends a chat line from the native node and waits for both browsers to show it, then
+//! waits until both browsers decode the native node's video and the native node and the
+//! second browser receive the first browser's camera; then it prints a summary and exits:
+//! 0 on success, non-zero with the reason otherwise. It keeps every node on loopback
+//! candidates.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -33,6 +38,8 @@ summary and exit (0 when everything worked).";
 
 /// How long the headless run may take once everything is built.
 const HEADLESS_LIMIT: Duration = Duration::from_secs(120);
+/// The video frames each receiver must get in the headless run (the clip runs at 30 fps).
+const HEADLESS_FRAMES: u64 = 60;
 
 pub fn run(args: &[String]) -> Result<()> {
     let (mut headless, mut port, mut room) = (false, 8080u16, "demo".to_string());
@@ -56,17 +63,21 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let bin = webapp::build_native()?;
     let web = webapp::build_web(toolchain)?;
+    serve(&bin, &web, port, &room, headless)
+}
 
+/// Runs the demo from built programs: the native examples in `bin`, the page in `web`.
+pub fn serve(bin: &Path, web: &Path, port: u16, room: &str, headless: bool) -> Result<()> {
     let signaling = Signaling::start()?;
     let mut nodes = Nodes::new(&cmd::root().join("target/xtask/demo"))?;
     let config = json!({"ws": signaling.url, "room": room});
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let server = match WebServer::start(&web, addr, config.clone(), nodes.reporter()) {
+    let server = match WebServer::start(web, addr, config.clone(), nodes.reporter()) {
         Ok(s) => s,
         Err(e) if headless || port != 8080 => return Err(e),
         Err(e) => {
             println!("xtask: {e:#}; using a free port instead");
-            WebServer::start(&web, "127.0.0.1:0".parse()?, config, nodes.reporter())?
+            WebServer::start(web, "127.0.0.1:0".parse()?, config, nodes.reporter())?
         }
     };
 
@@ -78,10 +89,12 @@ pub fn run(args: &[String]) -> Result<()> {
         "--url",
         &signaling.url,
         "--room",
-        &room,
+        room,
         "--name",
         "native-1",
+        "--video",
     ]);
+    native.arg(cmd::root().join("tests/media/vp8.ivf"));
     if headless {
         native.args(["--loopback", "--report"]);
     }
@@ -116,11 +129,12 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 fn headless_run(nodes: &mut Nodes, server: &WebServer) -> Result<()> {
-    for name in ["browser-1", "browser-2"] {
+    for (name, camera) in [("browser-1", "1"), ("browser-2", "0")] {
         let params = [
             ("name", name.to_string()),
             ("report", "1".to_string()),
             ("loopback", "1".to_string()),
+            ("camera", camera.to_string()),
         ];
         nodes.chromium(
             name,
@@ -176,6 +190,33 @@ fn headless_run(nodes: &mut Nodes, server: &WebServer) -> Result<()> {
         )
         .context("cargo xtask demo --headless")?;
 
+    // Video: the native node's clip reaches both browsers, browser-1's camera reaches the
+    // native node and browser-2.
+    let flows = [
+        ("native-1", "browser-1"),
+        ("native-1", "browser-2"),
+        ("browser-1", "native-1"),
+        ("browser-1", "browser-2"),
+    ];
+    let id_of: std::collections::HashMap<&str, &String> = names.iter().copied().zip(&ids).collect();
+    let frames = nodes
+        .wait_for(
+            &format!("{HEADLESS_FRAMES} video frames on every flow (native clip, browser camera)"),
+            Duration::from_secs(60),
+            |n| {
+                let mut got = Vec::new();
+                for (from, to) in flows {
+                    let frames = video_frames_in(&n.states[to], id_of[from]);
+                    if frames < HEADLESS_FRAMES {
+                        return Ok(None);
+                    }
+                    got.push(frames);
+                }
+                Ok(Some(got))
+            },
+        )
+        .context("cargo xtask demo --headless")?;
+
     println!(
         "\nunipeer demo (headless): full mesh of {} nodes",
         names.len()
@@ -205,6 +246,26 @@ fn headless_run(nodes: &mut Nodes, server: &WebServer) -> Result<()> {
         }
     }
     println!("  chat line from the terminal reached browser-1 and browser-2: {text:?}");
+    println!("  video (frames received when checked):");
+    for ((from, to), frames) in flows.iter().zip(&frames) {
+        let what = if *from == "native-1" {
+            "test clip"
+        } else {
+            "camera"
+        };
+        println!("    {from:<10} -> {to:<10} {what:<9} {frames:>5} frames");
+    }
     println!("xtask: demo --headless: ok");
     Ok(())
+}
+
+/// The video frames `state`'s node has received from `peer` (decoded, in a browser).
+fn video_frames_in(state: &Value, peer: &str) -> u64 {
+    state["media"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["dir"] == "in" && t["kind"] == "video" && t["peer"] == peer)
+        .filter_map(|t| t["frames"].as_u64())
+        .sum()
 }

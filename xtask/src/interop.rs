@@ -65,6 +65,11 @@ const SCENARIOS: &[(&str, &str)] = &[
         "media-echo",
         "Chromium sends its camera to the media_echo node and decodes it coming back",
     ),
+    (
+        "demo",
+        "`cargo xtask demo --headless`: the demo's mesh and chat, the native node's test \
+         video decoded in two pages, one page's camera received by the others",
+    ),
 ];
 
 /// Scenario time limits (each also bounds every wait inside).
@@ -152,6 +157,7 @@ pub fn scenario(args: &[String]) -> Result<()> {
         "media-to-browser" => interop_media::to_browser(&bin, &web, &logs),
         "media-from-browser" => interop_media::from_browser(&bin, &web, &logs),
         "media-echo" => interop_media::echo(&bin, &web, &logs),
+        "demo" => crate::demo::serve(&bin, &web, 0, "demo", true).map(|()| String::new()),
         other => bail!("unknown interop scenario `{other}`"),
     };
     match &result {

@@ -1,13 +1,13 @@
 //! The media example natively: stream files to every peer, or record what peers send.
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::FutureExt;
-use unipeer::media::file::{IvfReader, IvfWriter, OggOpusReader, OggOpusWriter};
+use unipeer::media::file::{IvfWriter, OggOpusWriter};
 use unipeer::{Codec, HostCandidates, MediaKind, Mesh, Track, TrackDirection, TrackInit};
+use unipeer_examples::clip::{self, Clip};
 
 use super::Task;
 
@@ -91,8 +91,8 @@ impl Mode {
         Ok(match &args.command {
             Command::Send { video, audio } => {
                 // Fail at once on a file that cannot be read, not when a peer comes.
-                read_video(video)?;
-                read_audio(audio)?;
+                Clip::ivf(video)?;
+                Clip::ogg_opus(audio)?;
                 Mode::Send {
                     video: video.clone(),
                     audio: audio.clone(),
@@ -149,34 +149,7 @@ impl Mode {
     pub fn note(&mut self, _line: &str) {}
 }
 
-/// (timestamp, data, keyframe) of every frame.
-type Frames = Vec<(Duration, Vec<u8>, bool)>;
-
-fn read_video(path: &Path) -> Result<Frames, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut reader = IvfReader::new(BufReader::new(file)).map_err(|e| e.to_string())?;
-    let mut frames = Vec::new();
-    while let Some(f) = reader.next_frame().map_err(|e| e.to_string())? {
-        frames.push((f.timestamp, f.data, f.keyframe));
-    }
-    match frames.first() {
-        Some((_, _, true)) => Ok(frames),
-        _ => Err(format!("{} does not start with a keyframe", path.display())),
-    }
-}
-
-fn read_audio(path: &Path) -> Result<Frames, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut reader = OggOpusReader::new(BufReader::new(file)).map_err(|e| e.to_string())?;
-    let mut packets = Vec::new();
-    while let Some(p) = reader.next_packet().map_err(|e| e.to_string())? {
-        packets.push((p.timestamp, p.data, true));
-    }
-    Ok(packets)
-}
-
-/// Streams both files in a loop, in real time, until the peer's tracks end. A keyframe
-/// request restarts the loop (the files' first frame is a keyframe; there is no encoder).
+/// Streams both files to the peer in a loop, in real time, until its tracks end.
 async fn stream(
     peer: &str,
     video: Track,
@@ -184,54 +157,11 @@ async fn stream(
     video_path: &Path,
     audio_path: &Path,
 ) -> Result<String, String> {
-    let (vf, af) = (read_video(video_path)?, read_audio(audio_path)?);
-    let started = Instant::now();
-    while video.send_codec().is_none() || audio.send_codec().is_none() {
-        if started.elapsed() > NEGOTIATION {
-            return Err(format!("the tracks to {peer} were not negotiated in time"));
-        }
-        futures_timer::Delay::new(Duration::from_millis(20)).await;
-    }
+    let (vc, ac) = (Clip::ivf(video_path)?, Clip::ogg_opus(audio_path)?);
     unipeer_examples::print_line(&format!("media: sending to {peer}"));
-    let length = vf.last().map_or(Duration::ZERO, |f| f.0) + Duration::from_millis(33);
-    let mut sent = 0u64;
-    let mut round = 0u32;
-    'rounds: loop {
-        let base = length * round;
-        let start = Instant::now();
-        let (mut vi, mut ai) = (0, 0);
-        while vi < vf.len() || ai < af.len() {
-            // Whichever of the two comes first in media time.
-            let use_video = ai >= af.len() || (vi < vf.len() && vf[vi].0 <= af[ai].0);
-            let (track, (at, data, _)) = if use_video {
-                vi += 1;
-                (&video, &vf[vi - 1])
-            } else {
-                ai += 1;
-                (&audio, &af[ai - 1])
-            };
-            if let Some(wait) = (*at).checked_sub(start.elapsed()) {
-                let mut delay = futures_timer::Delay::new(wait).fuse();
-                let mut request = std::pin::pin!(video.next_keyframe_request().fuse());
-                futures::select! {
-                    () = delay => {}
-                    r = request => {
-                        if r.is_none() {
-                            break 'rounds;
-                        }
-                        round += 1;
-                        continue 'rounds;
-                    }
-                }
-            }
-            match track.write_frame(data.clone(), base + *at).await {
-                Ok(()) => sent += u64::from(use_video),
-                Err(unipeer::Error::TrackEnded | unipeer::Error::PeerClosed) => break 'rounds,
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        round += 1;
-    }
+    let sent = clip::play(&[(&video, &vc), (&audio, &ac)], NEGOTIATION)
+        .await
+        .map_err(|e| format!("{peer}: {e}"))?;
     Ok(format!("media: sent {sent} video frames to {peer}"))
 }
 
