@@ -22,6 +22,8 @@ mod peer;
 mod prebuilt;
 mod secure;
 mod session;
+#[cfg(test)]
+mod sim;
 mod track;
 
 pub use channel::DataChannel;

@@ -38,6 +38,32 @@ impl Peer {
             local_addrs.push(socket.local_addr()?);
             sockets.push(socket);
         }
+        Self::start(config, driver, sockets, local_addrs, None)
+    }
+
+    /// A peer of the network simulator (`crate::sim`): no sockets, one made-up address.
+    #[cfg(test)]
+    pub(crate) fn simulated(
+        config: PeerConfig,
+        driver: Arc<DriverHandle>,
+        addr: SocketAddr,
+        now: Instant,
+    ) -> Result<Self> {
+        config.validate()?;
+        Self::start(config, driver, Vec::new(), vec![addr], Some(now))
+    }
+
+    /// Makes the session and hands it to the driver with its sockets. `virtual_now`: the
+    /// simulator's clock, which the session starts from (and no prebuilt `Rtc`, made on
+    /// the real clock).
+    fn start(
+        config: PeerConfig,
+        driver: Arc<DriverHandle>,
+        sockets: Vec<UdpSocket>,
+        local_addrs: Vec<SocketAddr>,
+        virtual_now: Option<Instant>,
+    ) -> Result<Self> {
+        let now = virtual_now.unwrap_or_else(Instant::now);
         if u32::try_from(config.data_channel.max_message_size).is_err() {
             return Err(Error::InvalidConfig(
                 "max_message_size must fit in 32 bits".into(),
@@ -45,14 +71,18 @@ impl Peer {
         }
         let creds = secure::ice_credentials()?;
         let recipe = prebuilt::Recipe::of(&config);
-        let rtc = match prebuilt::take(&recipe) {
+        let prebuilt = match virtual_now {
+            None => prebuilt::take(&recipe),
+            Some(_) => None,
+        };
+        let rtc = match prebuilt {
             Some(mut rtc) => {
                 rtc.direct_api().set_local_ice_credentials(creds);
                 rtc
             }
             None => prebuilt::config(&recipe)
                 .set_local_ice_credentials(creds)
-                .build(Instant::now()),
+                .build(now),
         };
         let id = driver.next_peer_id();
         let mut ice = IcePlan::new(&config.ice_servers)?;
@@ -94,6 +124,7 @@ impl Peer {
             ice,
             receive_queue: config.media.receive_queue,
             recipe,
+            now,
         });
         if !driver.send(id, Command::Register(Box::new(session), sockets, tcp)) {
             return Err(Error::Internal("the I/O driver stopped".into()));

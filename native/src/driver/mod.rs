@@ -79,6 +79,37 @@ impl Drop for DriverHandle {
     }
 }
 
+/// The simulator's side (`crate::sim`): a handle no thread serves, whose commands the
+/// simulator takes and runs on its own clock.
+#[cfg(test)]
+impl DriverHandle {
+    pub(crate) fn detached() -> Result<(Arc<DriverHandle>, Poll)> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(VecDeque::new()),
+            parked: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            waker,
+        });
+        let handle = DriverHandle {
+            shared,
+            next_peer: AtomicU64::new(1),
+        };
+        Ok((Arc::new(handle), poll))
+    }
+
+    /// Every command queued since the last call.
+    pub(crate) fn take_commands(&self) -> VecDeque<(PeerId, Command)> {
+        self.shared
+            .queue
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+    }
+}
+
 static GLOBAL: Mutex<Weak<DriverHandle>> = Mutex::new(Weak::new());
 
 /// The process's driver, started on first use and stopped when its last peer is gone.
@@ -565,6 +596,7 @@ mod tests {
             ice: crate::ice::IcePlan::default(),
             receive_queue: 8,
             recipe: crate::prebuilt::Recipe::default(),
+            now: Instant::now(),
         });
         let r: Option<()> = guarded(&mut session, |_| panic!("simulated str0m bug"));
         assert!(r.is_none());

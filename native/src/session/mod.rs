@@ -61,6 +61,8 @@ pub(crate) struct SessionParts {
     /// Received frames kept per track.
     pub receive_queue: usize,
     pub recipe: crate::prebuilt::Recipe,
+    /// The driver's clock when the session was made.
+    pub now: Instant,
 }
 
 pub(crate) struct Session {
@@ -107,7 +109,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(parts: SessionParts) -> Self {
-        let gatherer = Gatherer::new(&parts.local_addrs, parts.ice, Instant::now());
+        let gatherer = Gatherer::new(&parts.local_addrs, parts.ice, parts.now);
         let mut s = Session {
             id: parts.id,
             rtc: parts.rtc,
