@@ -93,6 +93,8 @@ pub(crate) struct Sim {
     sent: u64,
     /// Futures run alongside whatever the test waits for (receivers, forwarders).
     tasks: Vec<LocalBoxFuture<'static, ()>>,
+    /// Every datagram sent (lost or not) as (source, destination, bytes), when recording.
+    pub recorded: Option<Vec<(SocketAddr, SocketAddr, Vec<u8>)>>,
 }
 
 impl Sim {
@@ -119,6 +121,7 @@ impl Sim {
             in_flight: BinaryHeap::new(),
             sent: 0,
             tasks: Vec::new(),
+            recorded: None,
         }
     }
 
@@ -130,10 +133,27 @@ impl Sim {
         self.clock.now()
     }
 
+    /// The address of the `n`th peer made (from 0).
+    pub fn addr(n: usize) -> SocketAddr {
+        let n = u8::try_from(n + 1).expect("at most 255 simulated peers");
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)), 5000)
+    }
+
+    /// A datagram that arrives now, from anywhere (an attacker's, a replayed one).
+    pub fn inject(&mut self, source: SocketAddr, destination: SocketAddr, data: Vec<u8>) {
+        self.sent += 1;
+        self.in_flight.push(Reverse(InFlight {
+            at: self.now(),
+            seq: self.sent,
+            source,
+            destination,
+            data,
+        }));
+    }
+
     /// A new peer at address 10.0.0.N (made up: nothing leaves the process).
     pub fn peer(&mut self, config: PeerConfig) -> Peer {
-        let n = u8::try_from(self.by_addr.len() + 1).expect("at most 255 simulated peers");
-        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, n)), 5000);
+        let addr = Self::addr(self.by_addr.len());
         let peer = Peer::simulated(config, self.driver.clone(), addr, self.now())
             .unwrap_or_else(|e| panic!("a simulated peer: {e}"));
         self.registering = Some(addr);
@@ -198,6 +218,9 @@ impl Sim {
             node.deadline = node.session.poll(now);
             for t in node.session.outbox().drain(..) {
                 self.sent += 1;
+                if let Some(r) = &mut self.recorded {
+                    r.push((t.source, t.destination, t.contents.to_vec()));
+                }
                 if let Some(at) = self.net.route(now) {
                     self.in_flight.push(Reverse(InFlight {
                         at,
