@@ -28,7 +28,7 @@ use unipeer_core::{
 use wasm_bindgen::JsCast;
 
 use crate::error::JsError;
-use crate::listener::Listener;
+use crate::listener::{Handler, Listener};
 use crate::sys;
 
 /// One data channel. Clones are handles to the same channel.
@@ -177,41 +177,43 @@ impl DataChannel {
             _ => {}
         }
 
+        let handlers: [(&'static str, Handler<Shared>); 4] = [
+            ("open", |s, _| {
+                if let Some(id) = s.dc.id() {
+                    s.core.set_id(id);
+                }
+                s.core.set_state(DataChannelState::Open);
+            }),
+            ("message", |s, e| {
+                let data = e.unchecked_ref::<sys::MessageEvent>().data();
+                let message = if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                    Message::Binary(js_sys::Uint8Array::new(buf).to_vec())
+                } else if let Some(text) = data.as_string() {
+                    Message::Text(text)
+                } else {
+                    return; // binaryType is "arraybuffer": nothing else arrives
+                };
+                s.queue.push(message);
+            }),
+            ("bufferedamountlow", |s, _| {
+                s.sync_buffered();
+                if s.close_when_drained.get() && s.dc.buffered_amount() == 0.0 {
+                    s.close_when_drained.set(false);
+                    s.dc.close();
+                }
+            }),
+            ("close", |s, _| s.closed()),
+        ];
         let target: &web_sys::EventTarget = &shared.dc;
-        let s = shared.clone();
-        let on_open = Listener::new(target, "open", move |_| {
-            if let Some(id) = s.dc.id() {
-                s.core.set_id(id);
-            }
-            s.core.set_state(DataChannelState::Open);
+        let listeners = handlers.map(|(event, handler)| {
+            let s = shared.clone();
+            Listener::new(target, event, move |e| handler(&s, e))
         });
-        let s = shared.clone();
-        let on_message = Listener::new(target, "message", move |e| {
-            let data = e.unchecked_ref::<sys::MessageEvent>().data();
-            let message = if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
-                Message::Binary(js_sys::Uint8Array::new(buf).to_vec())
-            } else if let Some(text) = data.as_string() {
-                Message::Text(text)
-            } else {
-                return; // binaryType is "arraybuffer": nothing else arrives
-            };
-            s.queue.push(message);
-        });
-        let s = shared.clone();
-        let on_low = Listener::new(target, "bufferedamountlow", move |_| {
-            s.sync_buffered();
-            if s.close_when_drained.get() && s.dc.buffered_amount() == 0.0 {
-                s.close_when_drained.set(false);
-                s.dc.close();
-            }
-        });
-        let s = shared.clone();
-        let on_close = Listener::new(target, "close", move |_| s.closed());
 
         Self {
             inner: Rc::new(ChannelInner {
                 shared,
-                _listeners: [on_open, on_message, on_low, on_close],
+                _listeners: listeners,
             }),
         }
     }

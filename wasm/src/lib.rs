@@ -30,19 +30,25 @@ mod media;
 #[path = "media_off.rs"]
 mod media;
 mod peer;
-// Without `media`, the parts of these only tracks use are left unused (and out of the
+// Without `media`, the parts of it only tracks use are left unused (and out of the
 // module): allowed rather than sprinkled with cfgs.
 #[cfg_attr(not(feature = "media"), allow(dead_code))]
 mod sdp;
 mod sys;
+#[cfg(feature = "media")]
 mod sys_media;
-#[cfg_attr(not(feature = "media"), allow(dead_code))]
+#[cfg(feature = "media")]
 mod track;
+#[cfg(feature = "media")]
 mod track_stats;
 
 pub use channel::DataChannel;
 pub use listener::live_listeners;
+// Without `media`, a `Track` that no value can have (see media_off.rs).
+#[cfg(not(feature = "media"))]
+pub use media::Track;
 pub use peer::Peer;
+#[cfg(feature = "media")]
 pub use track::Track;
 
 /// The size of the wasm linear memory in bytes (it only grows), for leak checks.

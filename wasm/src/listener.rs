@@ -17,6 +17,11 @@ pub fn live_listeners() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
+/// What the listeners of a `T` (a peer, a channel) do with an event: a plain function, so
+/// that their closures, which only add the `T`, are of one type (each distinct closure
+/// adds its own glue to the wasm module).
+pub(crate) type Handler<T> = fn(&T, &Event);
+
 /// A registered listener; dropping it removes it from its target and frees its closure.
 pub(crate) struct Listener {
     target: EventTarget,

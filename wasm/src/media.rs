@@ -12,7 +12,7 @@
 //!   (`sdp::rename_streams`), so the remote sees the requested id on both backends.
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use js_sys::{Array, Object, Reflect};
 use unipeer_core::{Codec, Error, MediaKind, Result, TrackInit, TrackState};
@@ -20,10 +20,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::MediaStream;
 
 use crate::error::JsError;
+use crate::peer::Events;
 use crate::sdp;
 use crate::sys::RtcPeerConnection;
 use crate::sys_media::{RtcRtpReceiver, RtcRtpTransceiver, RtcTrackEvent};
-use crate::track::{Events, Track, TrackShared};
+use crate::track::{Track, TrackShared};
 
 /// Tracks a peer keeps at most (its own and the remote's): each costs listeners and an
 /// event, so a remote cannot make this peer hold an unbounded number.
@@ -78,7 +79,7 @@ impl Media {
         &self,
         pc: &RtcPeerConnection,
         init: TrackInit,
-        events: Weak<Events>,
+        events: Events,
     ) -> Result<Track> {
         init.validate()?;
         if self.live() >= MAX_TRACKS {
@@ -163,7 +164,7 @@ impl Media {
         &self,
         pc: &RtcPeerConnection,
         offer: &str,
-        events: &Weak<Events>,
+        events: &Events,
     ) -> Vec<Track> {
         let pending = self.pending_streams.take();
         let mut added = Vec::new();
@@ -238,9 +239,9 @@ impl Media {
     }
 
     /// A description this peer hands out, with the application's stream ids.
-    pub(crate) fn outgoing(&self, sdp: &str) -> String {
+    pub(crate) fn outgoing(&self, sdp: String) -> String {
         if self.named_streams.borrow().is_empty() {
-            return sdp.to_string();
+            return sdp;
         }
         let renames: Vec<(String, String)> = self
             .named_streams
@@ -248,7 +249,7 @@ impl Media {
             .iter()
             .map(|(app, s)| (s.id(), app.clone()))
             .collect();
-        sdp::rename_streams(sdp, &renames)
+        sdp::rename_streams(&sdp, &renames)
     }
 
     /// The peer closed: every track ends (with its event) and drops its listeners.

@@ -13,13 +13,16 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::candidates::announced;
 use crate::channel::{DataChannel, Shared};
 use crate::error::{call, JsError};
-use crate::listener::Listener;
+use crate::listener::{Handler, Listener};
 use crate::media::Media;
 use crate::sdp::limit_max_message_size;
 use crate::sys;
 #[cfg(feature = "media")]
 use crate::sys_media::{RtcRtpTransceiver, RtcTrackEvent};
-use crate::track::{Events, Track};
+use crate::Track;
+
+/// A peer's event queue (its tracks have clones).
+pub(crate) type Events = EventQueue<DataChannel, Track>;
 
 /// One peer connection in the browser. Dropping it closes the `RTCPeerConnection` and
 /// removes its listeners.
@@ -39,8 +42,8 @@ impl std::fmt::Debug for Peer {
 
 struct PeerInner {
     pc: sys::RtcPeerConnection,
-    /// Shared (weakly) with the tracks, which report their state changes.
-    events: Rc<Events>,
+    /// Its clones are with the tracks, which report their state changes.
+    events: Events,
     stream: EventStream<DataChannel, Track>,
     host_candidates: HostCandidates,
     high_water_mark: usize,
@@ -118,82 +121,35 @@ impl Peer {
         })?;
 
         let (events, stream) = EventQueue::new();
-        let events = Rc::new(events);
         let inner = Rc::new_cyclic(|weak: &Weak<PeerInner>| {
             let target: &web_sys::EventTarget = &pc;
-            let w = weak.clone();
-            let on_candidate = Listener::new(target, "icecandidate", move |e| {
-                let Some(p) = w.upgrade() else { return };
-                let e = e.unchecked_ref::<sys::RtcPeerConnectionIceEvent>();
-                match e.candidate() {
-                    None => p.events.push(PeerEvent::EndOfCandidates),
-                    Some(c) => {
-                        let candidate = c.candidate_line();
-                        // An empty candidate marks the end of one m-line's candidates;
-                        // the null candidate that follows ends them all.
-                        if !candidate.is_empty() && announced(&p.host_candidates, &candidate) {
-                            p.events.push(PeerEvent::LocalCandidate(IceCandidate {
-                                candidate,
-                                sdp_mid: c.sdp_mid(),
-                                sdp_m_line_index: c.sdp_m_line_index(),
-                            }));
+            // Each listener calls its handler while the peer lives.
+            let handlers: &[(&'static str, Handler<PeerInner>)] = &[
+                ("icecandidate", PeerInner::on_candidate),
+                ("icecandidateerror", PeerInner::on_server_error),
+                ("connectionstatechange", |p, _| p.report_state()),
+                ("datachannel", |p, e| {
+                    let dc = e.unchecked_ref::<sys::RtcDataChannelEvent>().channel();
+                    let channel = p.adopt(dc);
+                    p.events.push(PeerEvent::DataChannel(channel));
+                }),
+                ("negotiationneeded", PeerInner::on_negotiation_needed),
+                #[cfg(feature = "media")]
+                ("track", |p, e| {
+                    p.media.on_track_event(e.unchecked_ref::<RtcTrackEvent>());
+                }),
+            ];
+            let listeners = handlers
+                .iter()
+                .map(|&(event, handler)| {
+                    let w = weak.clone();
+                    Listener::new(target, event, move |e| {
+                        if let Some(p) = w.upgrade() {
+                            handler(&p, e);
                         }
-                    }
-                }
-            });
-            let w = weak.clone();
-            // An ICE server that could not be used: the same non-fatal event as natively
-            // (701 is the browser's "no answer" code).
-            let on_server_error = Listener::new(target, "icecandidateerror", move |e| {
-                let Some(p) = w.upgrade() else { return };
-                let e = e.unchecked_ref::<sys::RtcPeerConnectionIceErrorEvent>();
-                let error = match e.error_code() {
-                    701 => Error::IceServerUnreachable,
-                    code => Error::IceServerRefused {
-                        code,
-                        reason: e.error_text(),
-                    },
-                };
-                p.events.push(PeerEvent::IceServerError {
-                    url: e.url(),
-                    error,
-                });
-            });
-            let w = weak.clone();
-            let on_state = Listener::new(target, "connectionstatechange", move |_| {
-                if let Some(p) = w.upgrade() {
-                    p.report_state();
-                }
-            });
-            let w = weak.clone();
-            let on_channel = Listener::new(target, "datachannel", move |e| {
-                let Some(p) = w.upgrade() else { return };
-                let dc = e.unchecked_ref::<sys::RtcDataChannelEvent>().channel();
-                let channel = p.adopt(dc);
-                p.events.push(PeerEvent::DataChannel(channel));
-            });
-            let mut listeners = vec![on_candidate, on_server_error, on_state, on_channel];
-            #[cfg(feature = "media")]
-            {
-                let w = weak.clone();
-                listeners.push(Listener::new(target, "track", move |e| {
-                    if let Some(p) = w.upgrade() {
-                        p.media.on_track_event(e.unchecked_ref::<RtcTrackEvent>());
-                    }
-                }));
-            }
-            let w = weak.clone();
-            // The browser asks for an offer whenever the session differs from the last
-            // agreement, including for what was created before the first offer (a data
-            // channel, tracks): those go in that offer, so only changes after the first
-            // agreement are reported, as natively. It never asks for a data channel
-            // once the session has one.
-            listeners.push(Listener::new(target, "negotiationneeded", move |_| {
-                let Some(p) = w.upgrade() else { return };
-                if p.agreed.get() && !p.closed.get() {
-                    p.events.push(PeerEvent::NegotiationNeeded);
-                }
-            }));
+                    })
+                })
+                .collect();
             PeerInner {
                 pc: pc.clone(),
                 events,
@@ -242,8 +198,7 @@ impl Peer {
             return Err(Error::InvalidSdp("accept_offer was given an answer".into()));
         }
         p.set_remote(&offer).await?;
-        let events = Rc::downgrade(&p.events);
-        let added = p.media.adopt_remote(&p.pc, &offer.sdp, &events);
+        let added = p.media.adopt_remote(&p.pc, &offer.sdp, &p.events);
         let answered = async {
             let answer = call(p.pc.create_answer()).await?;
             call(p.pc.set_local_description(&answer)).await
@@ -374,7 +329,7 @@ impl Peer {
     pub async fn add_track(&self, init: unipeer_core::TrackInit) -> Result<Track> {
         let p = &self.inner;
         p.check_open()?;
-        p.media.add(&p.pc, init, Rc::downgrade(&p.events))
+        p.media.add(&p.pc, init, p.events.clone())
     }
 
     /// The peer's events; every call reads the same queue.
@@ -448,6 +403,54 @@ fn candidate_init(line: &str, c: &IceCandidate) -> Object {
 }
 
 impl PeerInner {
+    /// `icecandidate`: a local candidate (or the end of them) as an event.
+    fn on_candidate(&self, e: &web_sys::Event) {
+        let e = e.unchecked_ref::<sys::RtcPeerConnectionIceEvent>();
+        match e.candidate() {
+            None => self.events.push(PeerEvent::EndOfCandidates),
+            Some(c) => {
+                let candidate = c.candidate_line();
+                // An empty candidate marks the end of one m-line's candidates; the null
+                // candidate that follows ends them all.
+                if !candidate.is_empty() && announced(&self.host_candidates, &candidate) {
+                    self.events.push(PeerEvent::LocalCandidate(IceCandidate {
+                        candidate,
+                        sdp_mid: c.sdp_mid(),
+                        sdp_m_line_index: c.sdp_m_line_index(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// `icecandidateerror`: an ICE server that could not be used, the same non-fatal event
+    /// as natively (701 is the browser's "no answer" code).
+    fn on_server_error(&self, e: &web_sys::Event) {
+        let e = e.unchecked_ref::<sys::RtcPeerConnectionIceErrorEvent>();
+        let error = match e.error_code() {
+            701 => Error::IceServerUnreachable,
+            code => Error::IceServerRefused {
+                code,
+                reason: e.error_text(),
+            },
+        };
+        self.events.push(PeerEvent::IceServerError {
+            url: e.url(),
+            error,
+        });
+    }
+
+    /// `negotiationneeded`. The browser asks for an offer whenever the session differs
+    /// from the last agreement, including for what was created before the first offer (a
+    /// data channel, tracks): those go in that offer, so only changes after the first
+    /// agreement are reported, as natively. It never asks for a data channel once the
+    /// session has one.
+    fn on_negotiation_needed(&self, _: &web_sys::Event) {
+        if self.agreed.get() && !self.closed.get() {
+            self.events.push(PeerEvent::NegotiationNeeded);
+        }
+    }
+
     /// A browser failure: `PeerClosed` if the peer closed meanwhile.
     fn fail(&self, e: JsError) -> Error {
         if self.closed.get() {
@@ -522,7 +525,7 @@ impl PeerInner {
                 _ => true,
             })
             .collect();
-        let sdp = self.media.outgoing(&sdp);
+        let sdp = self.media.outgoing(sdp);
         Ok(SessionDescription {
             kind,
             sdp: limit_max_message_size(&sdp, self.local_max_message_size),
@@ -542,15 +545,13 @@ impl PeerInner {
         let Some(dtls) = current_transport(&self.pc) else {
             return;
         };
-        if self.watched.borrow().as_ref() == Some(&dtls) {
+        if self.watched.replace(Some(dtls.clone())).as_ref() == Some(&dtls) {
             return;
         }
-        *self.watched.borrow_mut() = Some(dtls.clone());
         let me = self.me.clone();
-        let d = dtls.clone();
-        let on_dtls = Listener::new(&dtls, "statechange", move |_| {
+        let on_dtls = Listener::new(&dtls.clone(), "statechange", move |_| {
             let Some(p) = me.upgrade() else { return };
-            if d.state() == "closed" && current_transport(&p.pc).as_ref() == Some(&d) {
+            if dtls.state() == "closed" && current_transport(&p.pc).as_ref() == Some(&dtls) {
                 // Its listeners stay until the peer drops: this very one is running.
                 p.shut_down();
             }

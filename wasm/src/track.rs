@@ -12,23 +12,21 @@
 //!   unipeer knows, once negotiated.
 
 use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use event_listener::Event as Notify;
 use js_sys::{Array, Reflect};
 use unipeer_core::{
-    Codec, Error, EventQueue, MediaKind, PeerEvent, Result, TrackDirection, TrackState, TrackStats,
+    Codec, Error, MediaKind, PeerEvent, Result, TrackDirection, TrackState, TrackStats,
 };
 use wasm_bindgen::JsValue;
 use web_sys::{MediaStream, MediaStreamTrack};
 
-use crate::channel::DataChannel;
 use crate::error::call;
 use crate::listener::Listener;
+use crate::peer::Events;
 use crate::sdp::parse_direction;
 use crate::sys_media::RtcRtpTransceiver;
-
-pub(crate) type Events = EventQueue<DataChannel, Track>;
 
 /// A media track of a browser peer; applications use `unipeer::Track`.
 ///
@@ -67,7 +65,7 @@ pub(crate) struct TrackShared {
     pub(crate) offered: Cell<Option<TrackDirection>>,
     remote_stream: RefCell<Option<MediaStream>>,
     ended: Notify,
-    events: Weak<Events>,
+    events: Events,
     listeners: RefCell<Vec<Listener>>,
 }
 
@@ -79,7 +77,7 @@ impl TrackShared {
         transceiver: RtcRtpTransceiver,
         kind: MediaKind,
         local: Option<Option<String>>,
-        events: Weak<Events>,
+        events: Events,
     ) -> Rc<Self> {
         let shared = Rc::new(Self {
             kind,
@@ -138,8 +136,8 @@ impl TrackShared {
             self.ended.notify(usize::MAX);
         }
         // A track never put in a description has no mid to report.
-        if let (Some(mid), Some(events)) = (self.mid(), self.events.upgrade()) {
-            events.push(PeerEvent::TrackStateChange { mid, state });
+        if let Some(mid) = self.mid() {
+            self.events.push(PeerEvent::TrackStateChange { mid, state });
         }
         true
     }

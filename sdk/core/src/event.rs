@@ -127,10 +127,19 @@ impl CandidatePair {
     }
 }
 
-/// The producing side of a peer's event stream, held by the backend.
+/// The producing side of a peer's event stream, held by the backend. Clones push to the
+/// same queue (a backend's tracks report their state changes through one).
 #[derive(Debug)]
 pub struct EventQueue<C, T> {
     tx: async_channel::Sender<PeerEvent<C, T>>,
+}
+
+impl<C, T> Clone for EventQueue<C, T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
 }
 
 impl<C, T> EventQueue<C, T> {
@@ -146,7 +155,8 @@ impl<C, T> EventQueue<C, T> {
         let _ = self.tx.try_send(event);
     }
 
-    /// Ends the stream after the events already queued.
+    /// Ends the stream after the events already queued; the queue's clones push nothing
+    /// more either.
     pub fn close(&self) {
         self.tx.close();
     }
