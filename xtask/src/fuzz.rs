@@ -18,7 +18,12 @@ use anyhow::{bail, Context, Result};
 use crate::cmd;
 
 /// Every fuzz target.
-pub const TARGETS: [&str; 3] = ["rpc_messages", "signaling_frames", "sdp_and_candidates"];
+pub const TARGETS: [&str; 4] = [
+    "rpc_messages",
+    "signaling_frames",
+    "sdp_and_candidates",
+    "media_files",
+];
 /// How long `cargo xtask test` fuzzes each target.
 pub const TEST_SECONDS: u64 = 20;
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
@@ -26,7 +31,7 @@ const CARGO_FUZZ_VERSION: &str = "0.13.2";
 const RSS_LIMIT_MB: u32 = 2048;
 
 const USAGE: &str = "usage: cargo xtask fuzz [--seconds N] [TARGET...]
-targets: rpc_messages, signaling_frames, sdp_and_candidates (default: all; 60 s each)";
+targets: rpc_messages, signaling_frames, sdp_and_candidates, media_files (default: all; 60 s each)";
 
 /// `cargo xtask fuzz [--seconds N] [TARGET...]`
 pub fn command(args: &[String]) -> Result<()> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use unipeer_core::Codec;
 
-use super::{read_exact_or_end, FileError, MAX_FRAME};
+use super::{read_exact_or_end, read_full, read_vec, FileError, MAX_FRAME};
 
 /// One frame of an IVF file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,17 +61,25 @@ pub struct IvfHeader {
 pub struct IvfReader<R> {
     inner: R,
     header: IvfHeader,
+    /// The file ended or a frame could not be read: nothing more comes.
+    done: bool,
 }
 
 impl<R: Read> IvfReader<R> {
     /// Reads the file header.
+    ///
+    /// Errors: [`FileError::NotIvf`] without the `DKIF` signature,
+    /// [`FileError::UnsupportedCodec`] for a FourCC other than `VP80`, `VP90` and `AV01`,
+    /// [`FileError::Malformed`] for a zero timebase, [`FileError::Truncated`] when the data
+    /// ends inside the header.
     pub fn new(mut inner: R) -> Result<Self, FileError> {
         let mut h = [0u8; 32];
-        if !read_exact_or_end(&mut inner, &mut h)? {
-            return Err(FileError::Truncated);
-        }
-        if &h[0..4] != b"DKIF" {
+        let got = read_full(&mut inner, &mut h)?;
+        if got >= 4 && &h[0..4] != b"DKIF" {
             return Err(FileError::NotIvf);
+        }
+        if got < h.len() {
+            return Err(FileError::Truncated);
         }
         let u16_at = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
         let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
@@ -97,14 +105,17 @@ impl<R: Read> IvfReader<R> {
         if header.timebase_den == 0 || header.timebase_num == 0 {
             return Err(FileError::Malformed("the timebase is zero".into()));
         }
-        // A longer header (never seen in practice) is skipped.
-        if header_len > 32 {
-            let mut rest = vec![0u8; usize::from(header_len) - 32];
-            if !read_exact_or_end(&mut inner, &mut rest)? {
-                return Err(FileError::Truncated);
-            }
+        // A longer header (never seen in practice) is skipped; a shorter one is read as 32
+        // bytes, as libvpx and ffmpeg read it.
+        let extra = u64::from(header_len.saturating_sub(32));
+        if std::io::copy(&mut (&mut inner).take(extra), &mut std::io::sink())? < extra {
+            return Err(FileError::Truncated);
         }
-        Ok(Self { inner, header })
+        Ok(Self {
+            inner,
+            header,
+            done: false,
+        })
     }
 
     /// The file header.
@@ -113,7 +124,24 @@ impl<R: Read> IvfReader<R> {
     }
 
     /// The next frame, or `None` at the end of the file.
+    ///
+    /// Errors: [`FileError::Truncated`] when the file ends inside a frame,
+    /// [`FileError::Malformed`] for a frame of 0 bytes or over 16 MiB, or a timestamp that
+    /// is negative (the field is signed in libvpx and ffmpeg) or too large for a
+    /// `Duration`. Nothing after a frame that could not be read lines up, so after an
+    /// error the reader is finished: later calls return `Ok(None)`.
     pub fn next_frame(&mut self) -> Result<Option<IvfFrame>, FileError> {
+        if self.done {
+            return Ok(None);
+        }
+        let frame = self.read_frame();
+        if !matches!(frame, Ok(Some(_))) {
+            self.done = true;
+        }
+        frame
+    }
+
+    fn read_frame(&mut self) -> Result<Option<IvfFrame>, FileError> {
         let mut h = [0u8; 12];
         if !read_exact_or_end(&mut self.inner, &mut h)? {
             return Ok(None);
@@ -125,13 +153,19 @@ impl<R: Read> IvfReader<R> {
             )));
         }
         let pts = u64::from_le_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
-        let mut data = vec![0u8; size];
-        if !read_exact_or_end(&mut self.inner, &mut data)? {
-            return Err(FileError::Truncated);
-        }
-        let nanos = u128::from(pts) * u128::from(self.header.timebase_num) * 1_000_000_000
-            / u128::from(self.header.timebase_den);
-        let timestamp = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        let timestamp = i64::try_from(pts)
+            .ok()
+            .and_then(|_| {
+                let (num, den) = (self.header.timebase_num, self.header.timebase_den);
+                ticks_to_duration(u128::from(pts) * u128::from(num), u128::from(den))
+            })
+            .ok_or_else(|| {
+                FileError::Malformed(format!(
+                    "a frame timestamp of {} ticks (negative or too large)",
+                    pts as i64
+                ))
+            })?;
+        let data = read_vec(&mut self.inner, size)?;
         let keyframe = is_keyframe(self.header.codec, &data);
         Ok(Some(IvfFrame {
             data,
@@ -141,47 +175,101 @@ impl<R: Read> IvfReader<R> {
     }
 }
 
-/// Whether a decoder can start at `frame`.
+/// `ticks` of `1 / rate` seconds as a `Duration` (rounded down to the nanosecond);
+/// `None` beyond `Duration`'s range.
+fn ticks_to_duration(ticks: u128, rate: u128) -> Option<Duration> {
+    let secs = u64::try_from(ticks / rate).ok()?;
+    let nanos = (ticks % rate) * 1_000_000_000 / rate;
+    Some(Duration::new(secs, nanos as u32))
+}
+
+/// Whether a decoder can start at `frame` (read from the bitstream's first bytes; garbage
+/// gives `false`):
+/// - VP8 (RFC 6386 section 9.1): the frame tag's bit 0 is 0, and the key frame start
+///   code `9d 01 2a` follows the tag;
+/// - VP9 (bitstream specification section 6.2): the uncompressed header's frame_type is
+///   KEY_FRAME (a show_existing_frame repeat is not) and its sync code `49 83 42` is there;
+/// - AV1: the temporal unit carries a sequence header OBU, which encoders send with every
+///   key frame and without which a decoder cannot start (AV1 has no key frame flag
+///   readable without parsing the frame header).
 pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
-    let Some(&first) = frame.first() else {
-        return false;
-    };
     match codec {
-        // RFC 6386 section 9.1: bit 0 of the frame tag is 0 on keyframes.
-        Codec::Vp8 => first & 1 == 0,
-        Codec::Vp9 => vp9_keyframe(frame),
-        // A temporal unit that starts a coded video sequence carries the sequence header
-        // OBU (type 1), usually first after the temporal delimiter.
-        Codec::Av1 => frame
-            .iter()
-            .take(16)
-            .any(|b| (b >> 3) & 0x0f == 1 && b & 0x80 == 0),
+        Codec::Vp8 => matches!(frame, [tag, _, _, 0x9d, 0x01, 0x2a, ..] if tag & 1 == 0),
+        Codec::Vp9 => vp9_keyframe(frame).unwrap_or(false),
+        Codec::Av1 => av1_has_sequence_header(frame),
         _ => false,
     }
 }
 
-/// VP9 uncompressed header (VP9 bitstream spec 6.2): frame marker, profile, then
-/// `show_existing_frame` and `frame_type` (0 = key frame).
-fn vp9_keyframe(frame: &[u8]) -> bool {
-    let b = frame[0];
-    if b >> 6 != 0b10 {
-        return false;
-    }
-    let profile = ((b >> 5) & 1) | (((b >> 4) & 1) << 1);
-    // Profile 3 has a reserved zero bit after the profile bits.
-    let mut bit = if profile == 3 { 3 } else { 4 };
-    let read = |bit: i32| -> Option<u8> {
-        if bit >= 0 {
-            Some((b >> bit) & 1)
-        } else {
-            frame.get(1).map(|n| (n >> (8 + bit)) & 1)
+/// VP9 uncompressed header: frame_marker (0b10), profile_low_bit, profile_high_bit, a
+/// reserved zero bit in profile 3, show_existing_frame, frame_type (0 = KEY_FRAME),
+/// show_frame, error_resilient_mode, then a key frame's sync code. `None` for garbage.
+/// (In a superframe the first frame comes first, so this reads its header.)
+fn vp9_keyframe(frame: &[u8]) -> Option<bool> {
+    let mut position = 0usize;
+    let mut read = |n: usize| -> Option<u32> {
+        let mut value = 0u32;
+        for _ in 0..n {
+            let byte = frame.get(position / 8)?;
+            value = value << 1 | u32::from((byte >> (7 - position % 8)) & 1);
+            position += 1;
         }
+        Some(value)
     };
-    bit -= 1;
-    if read(bit) == Some(1) {
-        return false; // show_existing_frame
+    if read(2)? != 0b10 {
+        return None;
     }
-    read(bit - 1) == Some(0)
+    let profile = read(1)? | read(1)? << 1;
+    if profile == 3 && read(1)? != 0 {
+        return None;
+    }
+    if read(1)? == 1 || read(1)? != 0 {
+        return Some(false); // show_existing_frame, or frame_type NON_KEY_FRAME
+    }
+    let _show_frame_and_error_resilient_mode = read(2)?;
+    Some(read(24)? == 0x49_83_42)
+}
+
+/// Whether an AV1 temporal unit (a sequence of OBUs) holds an OBU_SEQUENCE_HEADER.
+fn av1_has_sequence_header(frame: &[u8]) -> bool {
+    const OBU_SEQUENCE_HEADER: u8 = 1;
+    let mut rest = frame;
+    while let [header, tail @ ..] = rest {
+        if header & 0x80 != 0 {
+            return false; // obu_forbidden_bit
+        }
+        let has_extension = header & 0x04 != 0;
+        let has_size = header & 0x02 != 0;
+        let Some(tail) = tail.get(usize::from(has_extension)..) else {
+            return false;
+        };
+        if (header >> 3) & 0x0f == OBU_SEQUENCE_HEADER {
+            return true;
+        }
+        if !has_size {
+            return false; // the OBU runs to the end of the data
+        }
+        let Some((size, payload)) = leb128(tail) else {
+            return false;
+        };
+        let Some(next) = usize::try_from(size).ok().and_then(|s| payload.get(s..)) else {
+            return false;
+        };
+        rest = next;
+    }
+    false
+}
+
+/// AV1's leb128 (specification section 4.10.5): at most 8 bytes, a value below 2^32.
+fn leb128(data: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, byte) in data.iter().take(8).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return (value <= u64::from(u32::MAX)).then(|| (value, &data[i + 1..]));
+        }
+    }
+    None
 }
 
 /// Writes frames to an IVF file.
@@ -193,6 +281,9 @@ pub struct IvfWriter<W: Write> {
     frames: u32,
     first_pts: Option<u64>,
     last_pts: Option<u64>,
+    /// Bytes written after the header, so that `finish` finds the header wherever the
+    /// file started in `inner`.
+    written: u64,
 }
 
 impl<W: Write> IvfWriter<W> {
@@ -224,11 +315,17 @@ impl<W: Write> IvfWriter<W> {
             frames: 0,
             first_pts: None,
             last_pts: None,
+            written: 0,
         })
     }
 
-    /// Appends a frame presented at `timestamp`. Timestamps must not go backwards (a
-    /// frame that would gets the previous frame's time plus one tick).
+    /// Appends a frame presented at `timestamp` (stored as the nearest tick). Timestamps
+    /// must not go backwards (a frame that would gets the previous frame's time plus one
+    /// tick).
+    ///
+    /// Errors: [`FileError::Malformed`] for a frame of 0 bytes or over 16 MiB, or a
+    /// timestamp past the file's range (2^63 ticks, some 3 million years); nothing is
+    /// written then.
     pub fn write_frame(&mut self, data: &[u8], timestamp: Duration) -> Result<(), FileError> {
         if data.is_empty() || data.len() > MAX_FRAME {
             return Err(FileError::Malformed(format!(
@@ -236,11 +333,21 @@ impl<W: Write> IvfWriter<W> {
                 data.len()
             )));
         }
-        let ticks = timestamp.as_nanos() * u128::from(self.rate) / 1_000_000_000;
-        let mut pts = u64::try_from(ticks).unwrap_or(u64::MAX);
-        if let Some(last) = self.last_pts {
-            pts = pts.max(last.saturating_add(1));
-        }
+        let rate = u128::from(self.rate);
+        let ticks = (timestamp.as_nanos() * rate + 500_000_000) / 1_000_000_000;
+        let ticks = match self.last_pts {
+            Some(last) => ticks.max(u128::from(last) + 1),
+            None => ticks,
+        };
+        // The field is signed in libvpx and ffmpeg.
+        let pts = u64::try_from(ticks)
+            .ok()
+            .filter(|&t| t <= i64::MAX as u64)
+            .ok_or_else(|| {
+                FileError::Malformed(format!(
+                    "a frame timestamp of {timestamp:?}, beyond what IVF stores"
+                ))
+            })?;
         self.last_pts = Some(pts);
         self.first_pts.get_or_insert(pts);
         // MAX_FRAME fits in u32.
@@ -248,6 +355,7 @@ impl<W: Write> IvfWriter<W> {
         self.inner.write_all(&pts.to_le_bytes())?;
         self.inner.write_all(data)?;
         self.frames = self.frames.saturating_add(1);
+        self.written += 12 + data.len() as u64;
         Ok(())
     }
 
@@ -259,17 +367,21 @@ impl<W: Write> IvfWriter<W> {
 
 impl<W: Write + Seek> IvfWriter<W> {
     /// Puts the length in the header (as ffmpeg does: the duration in timebase units,
-    /// counting the last frame as long as the average) and flushes; returns the writer.
+    /// counting the last frame as long as the average) and flushes; returns the writer,
+    /// positioned after the last frame.
     pub fn finish(mut self) -> Result<W, FileError> {
         let n = u64::from(self.frames);
         let length = match (self.first_pts, self.last_pts) {
             (Some(first), Some(last)) if n > 1 => (last - first).saturating_mul(n) / (n - 1),
             _ => n,
         };
-        self.inner.seek(SeekFrom::Start(24))?;
+        // From the end of the file back to the length field (8 bytes before the frames),
+        // and forward again.
+        let back = i64::try_from(self.written + 8).map_err(std::io::Error::other)?;
+        self.inner.seek(SeekFrom::Current(-back))?;
         self.inner
             .write_all(&u32::try_from(length).unwrap_or(u32::MAX).to_le_bytes())?;
-        self.inner.seek(SeekFrom::End(0))?;
+        self.inner.seek(SeekFrom::Current(back - 4))?;
         self.inner.flush()?;
         Ok(self.inner)
     }
@@ -290,7 +402,9 @@ mod tests {
 
     #[test]
     fn frames_round_trip() {
-        let bytes = file(&[(&[0x10, 1, 2], 0), (&[0x11, 3], 33), (&[0x11, 4], 66)]);
+        // A VP8 key frame: frame tag with bit 0 clear, then the start code 9d 01 2a.
+        let key: &[u8] = &[0x10, 1, 2, 0x9d, 0x01, 0x2a, 64, 0, 48, 0];
+        let bytes = file(&[(key, 0), (&[0x11, 3], 33), (&[0x11, 4], 66)]);
         let mut r = IvfReader::new(Cursor::new(bytes)).unwrap();
         // 3 frames 33 ms apart: 99 ms of 90 kHz ticks.
         assert_eq!(r.header().length, 8910);
@@ -331,8 +445,12 @@ mod tests {
 
     #[test]
     fn vp9_keyframes_are_read_from_the_header() {
-        // frame_marker 10, profile 0, show_existing 0, frame_type 0 (key).
-        assert!(is_keyframe(Codec::Vp9, &[0b1000_0000, 0]));
+        // frame_marker 10, profile 0, show_existing 0, frame_type 0 (key), show_frame 1,
+        // error_resilient_mode 0, then the sync code 49 83 42.
+        let key = [0b1000_0010, 0x49, 0x83, 0x42];
+        assert!(is_keyframe(Codec::Vp9, &key));
+        // Without the sync code it is garbage, not a key frame.
+        assert!(!is_keyframe(Codec::Vp9, &[0b1000_0000, 0, 0, 0]));
         // frame_type 1 (inter).
         assert!(!is_keyframe(Codec::Vp9, &[0b1000_0100, 0]));
         // show_existing_frame.

@@ -3,8 +3,9 @@
 //! these stream a file into a call ([`IvfReader`], [`OggOpusReader`]) or record one
 //! ([`IvfWriter`], [`OggOpusWriter`]) without a codec.
 //!
-//! Hostile or broken files give a [`FileError`], never a panic, and never allocate more
-//! than a frame's size limit (16 MiB) at a time.
+//! Hostile or broken files give a [`FileError`], never a panic, and never make a reader
+//! allocate more than the data really holds: a frame or packet grows as its bytes arrive,
+//! up to the size limit (16 MiB).
 
 mod ivf;
 mod ogg;
@@ -44,18 +45,38 @@ pub enum FileError {
     Malformed(String),
 }
 
-/// Fills `buf`; `false` when the input ended before the first byte, `Truncated` when it
-/// ended later.
-fn read_exact_or_end(r: &mut impl Read, buf: &mut [u8]) -> Result<bool, FileError> {
+/// Reads until `buf` is full or the input ends; returns how many bytes it read, so the
+/// caller can tell a clean end (0) from a cut (fewer than `buf.len()`).
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, FileError> {
     let mut filled = 0;
     while filled < buf.len() {
         match r.read(&mut buf[filled..]) {
-            Ok(0) if filled == 0 => return Ok(false),
-            Ok(0) => return Err(FileError::Truncated),
+            Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(true)
+    Ok(filled)
+}
+
+/// Fills `buf`; `false` when the input ended before the first byte, `Truncated` when it
+/// ended later.
+fn read_exact_or_end(r: &mut impl Read, buf: &mut [u8]) -> Result<bool, FileError> {
+    match read_full(r, buf)? {
+        0 if !buf.is_empty() => Ok(false),
+        n if n == buf.len() => Ok(true),
+        _ => Err(FileError::Truncated),
+    }
+}
+
+/// Reads `len` bytes into a vector that grows as they arrive: a size field costs memory
+/// only for the data really behind it. An early end is `Truncated`.
+fn read_vec(r: &mut impl Read, len: usize) -> Result<Vec<u8>, FileError> {
+    let mut data = Vec::new();
+    r.take(len as u64).read_to_end(&mut data)?;
+    if data.len() < len {
+        return Err(FileError::Truncated);
+    }
+    Ok(data)
 }
