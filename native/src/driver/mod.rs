@@ -84,20 +84,8 @@ impl Drop for DriverHandle {
 #[cfg(test)]
 impl DriverHandle {
     pub(crate) fn detached() -> Result<(Arc<DriverHandle>, Poll)> {
-        let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(VecDeque::new()),
-            parked: AtomicBool::new(false),
-            shutdown: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-            waker,
-        });
-        let handle = DriverHandle {
-            shared,
-            next_peer: AtomicU64::new(1),
-        };
-        Ok((Arc::new(handle), poll))
+        let (poll, handle) = new_handle()?;
+        Ok((handle, poll))
     }
 
     /// Every command queued since the last call.
@@ -125,8 +113,8 @@ pub(crate) fn global() -> Result<Arc<DriverHandle>> {
     Ok(d)
 }
 
-fn start() -> Result<Arc<DriverHandle>> {
-    crate::prebuilt::warm_up();
+/// A poll instance and a handle whose waker wakes it.
+fn new_handle() -> Result<(Poll, Arc<DriverHandle>)> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
     let shared = Arc::new(Shared {
@@ -137,12 +125,18 @@ fn start() -> Result<Arc<DriverHandle>> {
         waker,
     });
     let handle = Arc::new(DriverHandle {
-        shared: shared.clone(),
+        shared,
         next_peer: AtomicU64::new(1),
     });
+    Ok((poll, handle))
+}
+
+fn start() -> Result<Arc<DriverHandle>> {
+    crate::prebuilt::warm_up();
+    let (poll, handle) = new_handle()?;
     let driver = Driver {
         poll,
-        shared,
+        shared: handle.shared.clone(),
         commands: VecDeque::new(),
         peers: HashMap::new(),
         endpoints: Slab::new(),
